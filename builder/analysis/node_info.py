@@ -139,18 +139,18 @@ def _receptive(spec: BlockSpec, rule: Any, ins: Sequence[NodeInfo], out_shape) -
         return GLOBAL, None
     (kh, kw), (sh, sw) = rule
     jh, jw = jump
-    return ((rf[0] + (kh - 1) * jh, rf[1] + (kw - 1) * jw),
-            (_times(jh, sh), _times(jw, sw)))
+    return ((_exact(rf[0] + (kh - 1) * jh), _exact(rf[1] + (kw - 1) * jw)),
+            (_exact(jh * sh), _exact(jw * sw)))
 
 
-def _times(jump, stride):
-    # Up-sampling strides are fractions; ints stay ints so tables print "2".
-    out = jump * stride
-    if type(out) is not int:
-        out = Fraction(out)
-        if out.denominator == 1:
-            return int(out)
-    return out
+def _exact(value):
+    # Up-sampling strides are fractions; whole values become ints again so
+    # tables print "3", not "Fraction(3, 1)".
+    if type(value) is not int:
+        value = Fraction(value)
+        if value.denominator == 1:
+            return int(value)
+    return value
 
 
 def evaluate(spec: BlockSpec, params: dict[str, Any], ins: list[tuple]) -> Outcome:

@@ -73,6 +73,8 @@ FLATTEN = BlockSpec(
     doc="Unrolls an (H, W, C) volume into an H·W·C vector for the FC layers.",
     params=(),
     shape=_flatten_shape,
+    # A view of its input: no new tensor is stored (the lecture's table has no row).
+    activations=lambda p, ins, outs: 0,
     receptive=lambda p: "global",
     keras=lambda p: [LayerCall("Flatten", {})],
     label=lambda p: "flatten",
@@ -82,7 +84,11 @@ FLATTEN = BlockSpec(
 # -- Reshape ------------------------------------------------------------------
 
 def _product_text(dims) -> str:
-    return "·".join(str(d) for d in dims) if dims else "1"
+    """``[4, 4, 3]`` → ``"4·4·3 = 48"``; a single size stays as it is."""
+    dims = list(dims)
+    if len(dims) == 1:
+        return str(dims[0])
+    return f"{'·'.join(str(d) for d in dims) or '1'} = {math.prod(dims)}"
 
 
 def _reshape_shape(p, ins, notes):
@@ -101,12 +107,12 @@ def _reshape_shape(p, ins, notes):
         # Like Keras: with an unknown input size the -1 stays unknown.
         return [(x[0], *(None if d == -1 else d for d in target))]
     known = [d for d in target if d != -1]
-    have = f"{_product_text(x[1:])} = {size}"
+    have = _product_text(x[1:])
     if -1 not in target:
         if math.prod(target) != size:
             raise ShapeIssue(
-                f"Reshape must keep the number of elements: the input has {have}, "
-                f"the target {_product_text(target)} = {math.prod(target)}. "
+                f"Reshape must keep the number of elements: the input has {have} elements, "
+                f"the target {_product_text(target)}. "
                 f"Received: input {fmt_shape(x)}, target_shape={target}",
                 fix="Make the sizes multiply to the input's, or use -1 for one of them.",
                 field="target_shape")
@@ -114,7 +120,7 @@ def _reshape_shape(p, ins, notes):
     if size % math.prod(known):
         raise ShapeIssue(
             f"Reshape cannot infer the -1: the input has {have} elements, which "
-            f"{_product_text(known)} = {math.prod(known)} does not divide. "
+            f"{_product_text(known)} does not divide. "
             f"Received: input {fmt_shape(x)}, target_shape={target}",
             fix="Choose sizes whose product divides the input's element count.",
             field="target_shape")
@@ -132,6 +138,7 @@ RESHAPE = BlockSpec(
               "Per-sample sizes, such as [7, 7, 512]; one may be -1 to infer it."),
     ),
     shape=_reshape_shape,
+    activations=lambda p, ins, outs: 0,  # a view of its input, like Flatten
     receptive=lambda p: "global",
     keras=lambda p: [LayerCall("Reshape", {"target_shape": tuple(p["target_shape"])})],
     label=lambda p: "reshape " + "x".join(str(d) for d in p["target_shape"]),

@@ -114,8 +114,9 @@ class RemovedNode:
 
 
 def _id_prefix(kind: str) -> str:
-    # "Conv2D" -> "conv2d", "MaxPool2D" -> "max_pool2d", "LRN" -> "lrn".
-    snake = re.sub(r"(?<=[a-z])([A-Z])", r"_\1", kind).lower()
+    # Keras' own naming: "Conv2D" -> "conv2d", "MaxPool2D" -> "max_pool2d",
+    # "Conv2DTranspose" -> "conv2d_transpose", "LRN" -> "lrn", "ReLU" -> "re_lu".
+    snake = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z0-9])(?=[A-Z][a-z])", "_", kind).lower()
     return re.sub(r"[^a-z0-9_]", "_", snake)
 
 

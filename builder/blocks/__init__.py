@@ -1,0 +1,31 @@
+"""The catalogue of layer and block kinds (pure Python, no Keras).
+
+Importing this package registers :data:`CATALOG` as the default kind registry of
+:class:`builder.core.Graph`.
+"""
+
+from builder.blocks import (
+    activations,
+    conv,
+    dense,
+    io,
+    merge,
+    normalization,
+    pooling,
+    regularization,
+    reshaping,
+)
+from builder.blocks.catalog import CATEGORIES, Catalog
+from builder.blocks.spec import BlockSpec, LayerCall, Notes, Param, ShapeIssue, WeightSpec
+from builder.core.graph import set_default_kinds
+
+#: Every kind the product offers.
+CATALOG = Catalog([
+    *io.SPECS, *conv.SPECS, *pooling.SPECS, *dense.SPECS, *activations.SPECS,
+    *normalization.SPECS, *regularization.SPECS, *merge.SPECS, *reshaping.SPECS,
+])
+
+set_default_kinds(CATALOG)
+
+__all__ = ["CATALOG", "CATEGORIES", "BlockSpec", "Catalog", "LayerCall", "Notes", "Param",
+           "ShapeIssue", "WeightSpec"]
