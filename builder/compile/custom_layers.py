@@ -1,0 +1,127 @@
+"""Custom Keras layers the catalogue needs, written with ``keras.ops`` only.
+
+Every class here is registered with Keras' serialization under the package
+``keras_builder``, so ``.keras`` files that use them load wherever this module
+(or a script that inlines the class, see :mod:`builder.compile.to_source`) has
+been imported first.
+
+Each class is self-contained: it uses nothing but ``keras`` (no module-level
+helpers), because :func:`builder.compile.to_source` copies its source verbatim
+into generated scripts. Keep lines within 79 characters for the same reason.
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="keras_builder")
+class LocalResponseNormalization(keras.layers.Layer):
+    """Local response normalization across channels (AlexNet), channels last.
+
+    Same arithmetic as TensorFlow's ``tf.nn.local_response_normalization``::
+
+        sqr_sum[..., c] = sum(x[..., c - r : c + r + 1] ** 2)
+        out = x / (bias + alpha * sqr_sum) ** beta
+
+    where ``r`` is ``depth_radius`` and channels beyond the edges count as
+    zero. Krizhevsky et al. use ``r=2, bias=2, alpha=1e-4, beta=0.75``
+    (their ``n=5`` is ``2r+1``; TensorFlow, like this layer, does not divide
+    ``alpha`` by ``n``).
+
+    Args:
+        depth_radius: half-width ``r`` of the channel window.
+        bias: the additive constant ``k``.
+        alpha: the scale of the sum of squares.
+        beta: the exponent.
+        **kwargs: base layer arguments (``name``, ``dtype``, ...).
+    """
+
+    def __init__(self, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.depth_radius = int(depth_radius)
+        self.bias = float(bias)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        if self.depth_radius < 0:
+            raise ValueError(
+                "LocalResponseNormalization needs depth_radius >= 0. "
+                f"Received: depth_radius={depth_radius}")
+
+    def build(self, input_shape):
+        if input_shape[-1] is None:
+            raise ValueError(
+                "LocalResponseNormalization needs a known number of "
+                f"channels (last axis). Received: input_shape={input_shape}")
+        self.built = True
+
+    def call(self, inputs):
+        ops = keras.ops
+        channels = inputs.shape[-1]
+        # Sum in float32 even under mixed precision: squares of activations
+        # summed over the window overflow float16 quickly.
+        dtype = ops.dtype(inputs)
+        if dtype in ("float16", "bfloat16"):
+            x = ops.cast(inputs, "float32")
+        else:
+            x = inputs
+        squared = ops.square(x)
+        # A window wider than the tensor only adds zeros: clamp it, so the
+        # number of slices summed (one per window position) stays small.
+        radius = min(self.depth_radius, channels - 1)
+        sqr_sum = squared
+        if radius > 0:
+            rank = len(inputs.shape)
+            widths = [[0, 0]] * (rank - 1) + [[radius, radius]]
+            padded = ops.pad(squared, widths)
+            sqr_sum = padded[..., 0:channels]
+            for offset in range(1, 2 * radius + 1):
+                sqr_sum = sqr_sum + padded[..., offset:offset + channels]
+        scale = ops.power(self.bias + self.alpha * sqr_sum, -self.beta)
+        return ops.cast(x * scale, dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "depth_radius": self.depth_radius,
+            "bias": self.bias,
+            "alpha": self.alpha,
+            "beta": self.beta,
+        })
+        return config
+
+
+#: Custom layer classes by the ``class_name`` a ``LayerCall`` uses.
+CUSTOM_LAYERS: dict[str, type] = {
+    "LocalResponseNormalization": LocalResponseNormalization,
+}
+
+
+def resolve_layer_class(name: str) -> type:
+    """The layer class a catalogue ``LayerCall.class_name`` names.
+
+    Custom layers of this module come first, then ``keras.layers``.
+
+    Args:
+        name: a class name such as ``"Conv2D"`` or
+            ``"LocalResponseNormalization"``.
+
+    Returns:
+        The class.
+
+    Raises:
+        ValueError: if neither this module nor ``keras.layers`` has it.
+    """
+    if name in CUSTOM_LAYERS:
+        return CUSTOM_LAYERS[name]
+    cls = getattr(keras.layers, name, None) if isinstance(name, str) else None
+    if isinstance(cls, type) and issubclass(cls, keras.layers.Layer):
+        return cls
+    raise ValueError(
+        "A layer class must be a custom layer of Keras Builder "
+        f"({', '.join(sorted(CUSTOM_LAYERS))}) or a class of keras.layers. "
+        f"Received: {name!r}")
