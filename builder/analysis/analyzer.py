@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from builder.analysis.diagnostics import ERROR, WARNING, Diagnostic
-from builder.analysis.node_info import NodeInfo, infer
+from builder.analysis.node_info import NodeInfo, Outcome, infer
 from builder.core.events import GraphEvent
 from builder.core.graph import Graph
 
@@ -14,11 +14,12 @@ from builder.core.graph import Graph
 class _PortView:
     """One output port of a multi-output node, as its consumer sees it."""
 
-    __slots__ = ("output_shapes", "receptive_field", "jump", "ok")
+    __slots__ = ("outcome", "receptive_field", "jump", "ok")
 
     def __init__(self, info: NodeInfo, index: int):
         shapes = info.output_shapes
-        self.output_shapes = [shapes[index]] if index < len(shapes) else []
+        self.outcome = Outcome()
+        self.outcome.outs = [shapes[index]] if index < len(shapes) else []
         self.receptive_field = info.receptive_field
         self.jump = info.jump
         self.ok = info.ok and index < len(shapes)

@@ -196,12 +196,10 @@ class Memo:
     def __init__(self, limit: int = 20000):
         self.limit = limit
         self.entries: dict[tuple, Outcome] = {}
-        self.hits = self.misses = 0
 
     def clear(self) -> None:
         """Forgets every outcome (benchmarks use it to measure cold passes)."""
         self.entries.clear()
-        self.hits = self.misses = 0
 
     def outcome(self, spec: BlockSpec, params: dict[str, Any], ins: list[tuple]) -> Outcome:
         """The outcome for these arguments, computed at most once while remembered."""
@@ -214,9 +212,7 @@ class Memo:
             key = (spec.kind, tuple(params), _freeze(values), repr(values), tuple(ins))
             found = self.entries.get(key)
         if found is not None:
-            self.hits += 1
             return found
-        self.misses += 1
         result = evaluate(spec, params, ins)
         if len(self.entries) >= self.limit:
             self.entries.clear()
@@ -284,8 +280,11 @@ def infer(node_id: str, spec: BlockSpec, params: dict[str, Any],
         if not i.ok:
             info.blocked = True
             return info
-        ins.append(i.output_shapes[0])
-    if connected < _min_inputs(spec):
+        ins.append(i.outcome.outs[0])
+    minimum = _MIN_INPUTS.get(spec.kind)
+    if minimum is None:
+        minimum = _min_inputs(spec)
+    if connected < minimum:
         return _missing_inputs(info, spec, connected)
     info.input_shapes = ins
     out = memo.outcome(spec, params, ins)
@@ -295,12 +294,25 @@ def infer(node_id: str, spec: BlockSpec, params: dict[str, Any],
             return info
     info.outcome = out
     rule = out.receptive
-    if rule is None and len(inputs) == 1:
-        first = inputs[0]  # the common pass-through case, inlined for speed
-        info.receptive_field, info.jump = first.receptive_field, first.jump
-    else:
-        info.receptive_field, info.jump = _receptive(spec, rule, inputs,
-                                                     out.outs[0] if out.outs else None)
+    if len(inputs) == 1:
+        first = inputs[0]
+        rf, jump = first.receptive_field, first.jump
+        if rule is None:  # pass-through layers (BN, ReLU, ...), inlined for speed
+            info.receptive_field, info.jump = rf, jump
+            info.ok = True
+            return info
+        if type(rule) is tuple and type(rf) is tuple and type(jump[0]) is int \
+                and type(jump[1]) is int:
+            # Integer kernels and strides on an integer grid: the conv/pool case.
+            (kh, kw), (sh, sw) = rule
+            if type(sh) is int and type(sw) is int:
+                info.receptive_field = (rf[0] + (kh - 1) * jump[0],
+                                        rf[1] + (kw - 1) * jump[1])
+                info.jump = (jump[0] * sh, jump[1] * sw)
+                info.ok = True
+                return info
+    info.receptive_field, info.jump = _receptive(spec, rule, inputs,
+                                                 out.outs[0] if out.outs else None)
     info.ok = True
     return info
 

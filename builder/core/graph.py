@@ -464,7 +464,7 @@ class Graph:
             incoming[edge.dst].append(edge)
             outgoing[edge.src].append(edge)
         for nid, edges in incoming.items():
-            if len(edges) > 1:
+            if len(edges) > 1 and any(e.dst_port != edges[0].dst_port for e in edges):
                 names = [p.name for p in self.kinds.ports(self._nodes[nid].kind)[0]]
                 edges.sort(key=lambda e: names.index(e.dst_port)
                            if e.dst_port in names else len(names))
@@ -475,6 +475,10 @@ class Graph:
     def _kahn(self, incoming: dict[str, list[Edge]],
               outgoing: dict[str, list[Edge]]) -> list[str]:
         position = {nid: i for i, nid in enumerate(self._nodes)}
+        # Nodes are usually added upstream first; then insertion order is the
+        # answer (the smallest order by position, which the heap would find).
+        if all(position[e.src] < position[e.dst] for e in self._edges):
+            return list(self._nodes)
         pending = {nid: len(edges) for nid, edges in incoming.items()}
         ready = [position[nid] for nid, count in pending.items() if count == 0]
         heapq.heapify(ready)
