@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from builder.blocks.spec import IN, BlockSpec, LayerCall, Param, ShapeIssue
+from builder.blocks.spec import IN, BlockSpec, Param, ShapeIssue
 
 LOSSES = (
     "sparse_categorical_crossentropy",

@@ -51,6 +51,8 @@ class ProjectError(BuilderError):
         path: the file, when there is one.
         node: the node id the problem is in, if any.
         field: the field (parameter or key) the problem is in, if any.
+        problems: every problem found when this one was raised, this one first
+            (loading reports them all at once); ``[self]`` by default.
     """
 
     def __init__(self, message: str, *, path: str | None = None,
@@ -59,6 +61,7 @@ class ProjectError(BuilderError):
         self.node = node
         self.field = field
         self.detail = message
+        self.problems: list[ProjectError] = [self]
         where = []
         if path:
             where.append(str(path))

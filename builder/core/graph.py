@@ -128,7 +128,7 @@ class Graph:
     """
 
     def __init__(self, kinds: KindRegistry | None = None):
-        kinds = kinds or _default_kinds
+        kinds = kinds if kinds is not None else _default_kinds
         if kinds is None:
             raise GraphError(
                 "Graph needs a catalogue of kinds. Import builder.blocks first "
