@@ -1,0 +1,64 @@
+"""Writes templates/*.json through builder's own save path.
+
+Run from the repository root::
+
+    .venv/bin/python templates/_make/make.py            # (re)write every template
+    .venv/bin/python templates/_make/make.py --check    # exit 1 if a file is stale
+
+Each template is a function returning a :class:`builder.core.project.Project`;
+saving it with :func:`builder.save` gives the canonical bytes (stable key order),
+so running this twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent.parent))
+
+import builder  # noqa: E402
+from builder.core.project import dumps_project  # noqa: E402
+
+import classic  # noqa: E402
+
+#: file stem -> function building the template
+TEMPLATES = {
+    "linear": classic.linear,
+    "mlp": classic.mlp,
+    "lenet": classic.lenet,
+}
+
+
+def build(stem: str) -> builder.Project:
+    """The project of template ``stem``, freshly generated."""
+    return TEMPLATES[stem]()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="templates to write (default: all)")
+    parser.add_argument("--check", action="store_true",
+                        help="only compare the files with freshly generated ones")
+    args = parser.parse_args(argv)
+    stale = []
+    for stem in args.names or TEMPLATES:
+        project = build(stem)
+        path = builder.templates_dir() / f"{stem}.json"
+        if args.check:
+            if not path.is_file() or path.read_text(encoding="utf-8") != dumps_project(project):
+                stale.append(stem)
+            continue
+        builder.save(project, path)
+        print(f"wrote {path.relative_to(HERE.parent.parent)}")
+    if stale:
+        print(f"stale templates (run templates/_make/make.py): {', '.join(stale)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
