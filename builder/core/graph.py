@@ -145,6 +145,8 @@ class Graph:
         self._in: dict[str, list[Edge]] = {}
         self._out: dict[str, list[Edge]] = {}
         self._order: list[str] = []
+        self._rank: dict[str, int] = {}  # position of each id in _order
+        self._id_hint: dict[str, int] = {}  # new_id: smallest maybe-free number
 
     # -- reading -------------------------------------------------------------
 
@@ -225,9 +227,12 @@ class Graph:
     def new_id(self, kind: str) -> str:
         """Returns an unused id such as ``conv2d_3`` for a node of ``kind``."""
         prefix = _id_prefix(kind)
-        n = 1
+        # Numbers below the hint are taken (hints are dropped when nodes go),
+        # so adding many nodes of one kind stays linear.
+        n = self._id_hint.get(prefix, 1)
         while f"{prefix}_{n}" in self._nodes:
             n += 1
+        self._id_hint[prefix] = n
         return f"{prefix}_{n}"
 
     # -- editing -------------------------------------------------------------
@@ -266,8 +271,15 @@ class Graph:
         full.update(copy.deepcopy(params or {}))
         node = Node(id=id, kind=kind, params=full, name=name,
                     pos=tuple(pos) if pos is not None else None)
+        current = self._adjacency_version == self.structure_version
         self._insert_node(node, index)
         self._structure_changed()
+        if current and (index is None or index >= len(self._nodes) - 1):
+            # An appended node with no edges is last in the order; no rebuild.
+            self._in[id], self._out[id] = [], []
+            self._rank[id] = len(self._order)
+            self._order = [*self._order, id]  # callers may hold the old list
+            self._adjacency_version = self.structure_version
         self.events.emit(GraphEvent("node_added", node=id))
         return node
 
@@ -285,6 +297,7 @@ class Graph:
         for i, edge in reversed(touching):
             del self._edges[i]
         del self._nodes[node_id]
+        self._id_hint.clear()
         self._structure_changed()
         for _, edge in reversed(touching):
             self.events.emit(GraphEvent("edge_removed", edge=edge))
@@ -334,12 +347,25 @@ class Graph:
         src_node, dst_node = self.node(src), self.node(dst)
         outputs = self.kinds.ports(src_node.kind)[1]
         inputs = self.kinds.ports(dst_node.kind)[0]
+        # Checks read the cached adjacency, and an appended edge updates it in
+        # place: rebuilding it per connect made loading a graph quadratic.
+        self._refresh_adjacency()
         src_port = self._resolve_out_port(src_node, outputs, src_port)
         dst_port = self._resolve_in_port(dst_node, inputs, dst_port)
         edge = Edge(src, dst, src_port, dst_port)
-        self._check_edge(edge, inputs)
+        forward = self._check_edge(edge, inputs)
         self._edges.insert(len(self._edges) if index is None else index, edge)
         self._structure_changed()
+        if index is None:
+            incoming = self._in[dst]
+            incoming.append(edge)
+            if len(incoming) > 1:
+                self._sort_by_port(dst, incoming)
+            self._out[src].append(edge)
+            # An edge that goes forward in the order keeps the order valid, and
+            # still the smallest one by insertion position (Kahn's tie rule).
+            if forward:
+                self._adjacency_version = self.structure_version
         self.events.emit(GraphEvent("edge_added", edge=edge))
         return edge
 
@@ -396,6 +422,7 @@ class Graph:
         """Removes everything (not undoable; used when a document is replaced)."""
         self._nodes.clear()
         self._edges.clear()
+        self._id_hint.clear()
         self._structure_changed()
         self.events.emit(GraphEvent("graph_reset"))
 
@@ -464,13 +491,19 @@ class Graph:
             incoming[edge.dst].append(edge)
             outgoing[edge.src].append(edge)
         for nid, edges in incoming.items():
-            if len(edges) > 1 and any(e.dst_port != edges[0].dst_port for e in edges):
-                names = [p.name for p in self.kinds.ports(self._nodes[nid].kind)[0]]
-                edges.sort(key=lambda e: names.index(e.dst_port)
-                           if e.dst_port in names else len(names))
+            if len(edges) > 1:
+                self._sort_by_port(nid, edges)
         self._in, self._out = incoming, outgoing
         self._order = self._kahn(incoming, outgoing)
+        self._rank = {nid: i for i, nid in enumerate(self._order)}
         self._adjacency_version = self.structure_version
+
+    def _sort_by_port(self, node_id: str, edges: list[Edge]) -> None:
+        """Orders edges into one node by input port, keeping connection order."""
+        if any(e.dst_port != edges[0].dst_port for e in edges):
+            names = [p.name for p in self.kinds.ports(self._nodes[node_id].kind)[0]]
+            edges.sort(key=lambda e: names.index(e.dst_port)
+                       if e.dst_port in names else len(names))
 
     def _kahn(self, incoming: dict[str, list[Edge]],
               outgoing: dict[str, list[Edge]]) -> list[str]:
@@ -517,7 +550,7 @@ class Graph:
                 f"Node '{node.id}' ({node.kind}) has no input port to connect to."
             )
         if port is None:
-            taken = {e.dst_port for e in self._edges if e.dst == node.id}
+            taken = {e.dst_port for e in self._in[node.id]}
             for spec in inputs:
                 if spec.multiple or spec.name not in taken:
                     return spec.name
@@ -529,24 +562,33 @@ class Graph:
             )
         return port
 
-    def _check_edge(self, edge: Edge, inputs: Sequence[PortSpec]) -> None:
-        if edge in self._edges:
+    def _check_edge(self, edge: Edge, inputs: Sequence[PortSpec]) -> bool:
+        """Raises if ``edge`` may not be added (adjacency must be current).
+
+        Returns:
+            Whether the edge goes forward in the current topological order.
+        """
+        into = self._in[edge.dst]
+        if edge in into:
             raise DuplicateEdgeError(
                 f"'{edge.src}' is already connected to '{edge.dst}' "
                 f"(port '{edge.dst_port}'). Received: a second identical edge."
             )
         spec = next(p for p in inputs if p.name == edge.dst_port)
         if not spec.multiple:
-            for other in self._edges:
-                if other.dst == edge.dst and other.dst_port == edge.dst_port:
+            for other in into:
+                if other.dst_port == edge.dst_port:
                     raise PortOccupiedError(
                         f"Input port '{edge.dst_port}' of '{edge.dst}' takes one "
                         f"edge and is fed by '{other.src}'. Received: a second edge "
                         f"from '{edge.src}'. Use Add or Concatenate to merge tensors."
                     )
+        if self._rank[edge.src] < self._rank[edge.dst]:
+            return True  # forward in a topological order: cannot close a cycle
         if edge.src == edge.dst or edge.src in self.descendants(edge.dst):
             raise CycleError(
                 f"Connecting '{edge.src}' to '{edge.dst}' would close a cycle: "
                 f"'{edge.src}' is downstream of '{edge.dst}'."
             )
+        return False
 
