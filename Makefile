@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(VENV)/bin/builder || $(VENV)/bin/builder summary vgg16
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(PY) benchmarks/analysis.py
