@@ -23,6 +23,17 @@ def test_pure_tiers_import_no_framework():
     """) == set()
 
 
+def test_training_config_and_schedule_preview_import_no_framework():
+    # The GUI previews a schedule live and validates settings without TensorFlow.
+    assert _imported_after("""
+        import builder.training
+        from builder.training.config import validate_training
+        from builder.training.schedule_preview import schedule_preview
+        validate_training({"optimizer": {"name": "sgd"}, "schedule": {"name": "cosine"}})
+        schedule_preview({"schedule": {"name": "cyclical"}}, 10, 5)
+    """) == set()
+
+
 def test_public_api_and_analysis_of_a_template_import_no_framework():
     assert _imported_after("""
         import builder
