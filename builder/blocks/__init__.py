@@ -12,8 +12,10 @@ from builder.blocks import (
     merge,
     normalization,
     pooling,
+    preprocessing,
     regularization,
     reshaping,
+    residual_scaling,
 )
 from builder.blocks.catalog import CATEGORIES, Catalog
 from builder.blocks.spec import BlockSpec, LayerCall, Notes, Param, ShapeIssue, WeightSpec
@@ -23,6 +25,7 @@ from builder.core.graph import set_default_kinds
 CATALOG = Catalog([
     *io.SPECS, *conv.SPECS, *pooling.SPECS, *dense.SPECS, *activations.SPECS,
     *normalization.SPECS, *regularization.SPECS, *merge.SPECS, *reshaping.SPECS,
+    *preprocessing.SPECS, *residual_scaling.SPECS,
 ])
 
 set_default_kinds(CATALOG)

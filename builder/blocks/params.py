@@ -113,6 +113,13 @@ def _check_one(p: Param, v: Any) -> str | None:
         if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
             return f"must be a list of names. Received: {v!r}"
         return None
+    elif t == "float_list":
+        # One number (broadcast) or a non-empty list of numbers, e.g. per channel.
+        if _is_number(v):
+            return None
+        if not isinstance(v, (list, tuple)) or not v or not all(_is_number(x) for x in v):
+            return f"must be a number or a list of numbers. Received: {v!r}"
+        return None
     if t in ("int", "float"):
         return _check_range(p, [v])
     return None

@@ -9,7 +9,12 @@ from builder.blocks.shape_math import conv_length, effective_kernel
 from builder.blocks.spec import Notes, Shape, ShapeIssue
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "gelu", "swish", "sigmoid",
-               "tanh", "softmax")
+               "tanh", "softmax",
+               # Keras 3 names that imported models use ("swish" saves as "silu",
+               # "hard_swish" as "hard_silu"); all keep the shape.
+               "silu", "hard_silu", "hard_sigmoid", "relu6", "selu", "celu",
+               "softplus", "softsign", "exponential", "mish", "log_softmax",
+               "log_sigmoid", "hard_tanh")
 
 
 def keras_activation(name: str) -> str | None:

@@ -60,6 +60,7 @@ class Param:
         type: ``int``, ``float``, ``bool``, ``str``, ``choice``, ``int_or_pair``
             (an int or ``[h, w]``), ``padding`` (``valid``/``same``/int/pair),
             ``shape`` (list of ints or nulls), ``int_list``, ``str_list``,
+            ``float_list`` (a number or a list of numbers),
             ``cropping`` (int, pair or ``[[top, bottom], [left, right]]``).
         default: the value a new node gets.
         doc: one line, shown as a tooltip.

@@ -95,9 +95,94 @@ class LocalResponseNormalization(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="keras_builder")
+class LayerScale(keras.layers.Layer):
+    """Multiplies each channel (last axis) by a learned scale gamma.
+
+    ConvNeXt's residual branches end with it; gamma starts at
+    ``init_values`` (small), so a new branch begins close to zero and the
+    block close to the identity. One weight per channel.
+
+    Args:
+        init_values: the initial value of every gamma.
+        **kwargs: base layer arguments (``name``, ``dtype``, ...).
+    """
+
+    def __init__(self, init_values=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.init_values = float(init_values)
+
+    def build(self, input_shape):
+        if input_shape[-1] is None:
+            raise ValueError(
+                "LayerScale needs a known number of channels (last axis). "
+                f"Received: input_shape={input_shape}")
+        self.gamma = self.add_weight(
+            name="gamma", shape=(input_shape[-1],),
+            initializer=keras.initializers.Constant(self.init_values),
+            trainable=True)
+        self.built = True
+
+    def call(self, inputs):
+        return inputs * keras.ops.cast(self.gamma, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"init_values": self.init_values})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_builder")
+class StochasticDepth(keras.layers.Layer):
+    """Drops a sample's whole residual branch while training (drop path).
+
+    Each sample's input is zeroed with probability ``rate`` and the others
+    are scaled by ``1 / (1 - rate)``, so the expected value is unchanged;
+    at inference the layer is the identity. Put it at the end of a residual
+    branch, before the ``Add``.
+
+    Args:
+        rate: probability of dropping the branch, ``0 <= rate < 1``.
+        seed: optional seed of the random draws.
+        **kwargs: base layer arguments (``name``, ``dtype``, ...).
+    """
+
+    def __init__(self, rate=0.1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(
+                "StochasticDepth needs 0 <= rate < 1. "
+                f"Received: rate={rate}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        keep = 1.0 - self.rate
+        shape = (keras.ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
+        draw = keras.random.uniform(shape, seed=self.seed_generator)
+        mask = keras.ops.cast(draw < keep, inputs.dtype)
+        return inputs * mask / keep
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "seed": self.seed})
+        return config
+
+
 #: Custom layer classes by the ``class_name`` a ``LayerCall`` uses.
 CUSTOM_LAYERS: dict[str, type] = {
     "LocalResponseNormalization": LocalResponseNormalization,
+    "LayerScale": LayerScale,
+    "StochasticDepth": StochasticDepth,
 }
 
 

@@ -152,6 +152,19 @@ CASES = [
     case("UpSampling2D", (None, 4, 3), size=3),
     case("Rescaling", (4, 4, 3)),
     case("Rescaling", (5,), scale=2.0, offset=-1.0),
+    # -- preprocessing and residual scaling (imported keras.applications need them)
+    case("Normalization", (4, 4, 3)),
+    case("Normalization", (4, 4, 3), mean=[1.0, 2.0, 3.0], variance=[1.0, 4.0, 9.0]),
+    case("Normalization", (5,), mean=0.5, variance=2.0, invert=True),
+    case("Normalization", (4, 4, 3), mean=[0.5], variance=[0.25]),
+    case("Normalization", (None, None, 2)),
+    case("LayerScale", (4, 4, 3)),
+    case("LayerScale", (6,), init_values=0.1),
+    case("StochasticDepth", (4, 4, 3)),
+    case("StochasticDepth", (7,), rate=0.0),
+    *(case("Activation", (4, 3), activation=a)
+      for a in ("silu", "hard_silu", "relu6", "hard_sigmoid", "mish", "log_softmax")),
+    case("Conv2D", (6, 6, 3), filters=2, activation="silu"),
 ]
 
 #: Cases our rules reject; Keras must reject them too (at construction or call).
@@ -184,6 +197,9 @@ REJECTED = [
     case("Cropping2D", (6, 6, 1), cropping=[3, 0]),
     case("Cropping2D", (6, 6, 1), cropping=[[0, 0], [4, 2]]),
     case("UpSampling2D", (4, 3)),
+    case("Normalization", (4, 4, 3), mean=[1.0, 2.0], variance=[1.0, 1.0]),
+    case("Normalization", (4, 4, None)),
+    case("LayerScale", (4, 4, None)),
 ]
 
 

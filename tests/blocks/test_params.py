@@ -26,7 +26,7 @@ def test_defaults_of_every_kind_are_valid():
     ("kernel_size", [3, 3, 3], "whole number or a pair"),
     ("padding", "full", "'valid', 'same'"),
     ("use_bias", 1, "true or false"),
-    ("activation", "relu6", "must be one of"),
+    ("activation", "relu7", "must be one of"),
     ("filters", None, "must be set"),
 ])
 def test_wrong_type_is_reported(field, value, words):
