@@ -1,0 +1,198 @@
+"""The Keras callbacks of a run: events out, stop in, checkpoints and backups.
+
+:class:`EventCallback` turns Keras' hooks into events and honours a stop
+request at the next batch. :class:`RunCheckpoints` writes ``last.keras``,
+``best.keras``, the CSV log and the crash-proof backup at each epoch's end,
+every file by write-then-rename so a ``kill -9`` at any instant leaves the
+previous version whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+
+from builder.core.project import atomic_write
+from builder.training.events import make_event
+from builder.training.optimizers import current_learning_rate
+
+Emit = Callable[[dict[str, Any]], None]
+
+BACKUP_DIR = "backup"
+STATE_FILE = "state.json"
+
+
+class EventCallback(keras.callbacks.Callback):
+    """Sends batch and epoch events; stops training when asked.
+
+    Marked ``async_safe`` so Keras dispatches the batch hook on its worker
+    thread, and training never waits for metrics to reach the host: a run is
+    as fast as a plain ``model.fit`` (benchmarks/training.py measures it).
+    """
+
+    async_safe = True
+
+    def __init__(self, emit: Emit, stop: threading.Event, steps_per_epoch: int,
+                 batch_events_per_second: float = 10.0):
+        super().__init__()
+        self.emit = emit
+        self.stop = stop
+        self.steps_per_epoch = steps_per_epoch
+        self.interval = 1.0 / batch_events_per_second if batch_events_per_second else 0.0
+        self.epoch = 0
+        self.step = 0
+        self._last_sent = 0.0
+        self._epoch_start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch + 1
+        self._epoch_start = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.stop.is_set():
+            self.model.stop_training = True
+        self.step = (self.epoch - 1) * self.steps_per_epoch + batch + 1
+        now = time.monotonic()
+        if batch + 1 < self.steps_per_epoch and now - self._last_sent < self.interval:
+            return
+        self._last_sent = now
+        self.emit(make_event("batch", epoch=self.epoch, batch=batch + 1, step=self.step,
+                             **(logs or {}),
+                             learning_rate=current_learning_rate(self.model.optimizer)))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.step = int(self.model.optimizer.iterations.numpy()
+                        if hasattr(self.model.optimizer.iterations, "numpy")
+                        else self.model.optimizer.iterations)
+        logs = dict(logs or {})
+        logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+        self.emit(make_event("epoch", epoch=epoch + 1, step=self.step, **logs,
+                             seconds=time.monotonic() - self._epoch_start))
+
+
+class RunCheckpoints(keras.callbacks.Callback):
+    """``last.keras``, ``best.keras``, ``log.csv`` and the resumable backup.
+
+    The backup is ``backup/epoch-NNNN.weights.h5`` (model and optimizer
+    variables, so the schedule's step too) plus ``backup/state.json`` naming
+    it, with the epoch, the best value so far, the early-stopping counters and
+    the history. The weights file is written first and the state file renamed
+    over the old one last, so the state always names a complete file.
+
+    Args:
+        run_dir: the run directory.
+        emit: where checkpoint events go.
+        monitor: the metric that decides ``best.keras`` (``val_loss``, ...).
+        state: the state read from an earlier backup when resuming, else None.
+        early_stopping: the run's EarlyStopping callback (its counters are
+            saved and restored), if any.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, emit: Emit, monitor: str = "val_loss",
+                 state: dict | None = None,
+                 early_stopping: keras.callbacks.EarlyStopping | None = None):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.emit = emit
+        self.monitor = monitor
+        self.mode_max = "acc" in monitor or "auc" in monitor
+        state = state or {}
+        self.best = state.get("best")
+        self.best_epoch = state.get("best_epoch")
+        self.history: list[dict[str, Any]] = list(state.get("history", []))
+        self.early_stopping = early_stopping
+        self._early_state = state.get("early_stopping")
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        # EarlyStopping resets its counters in its own on_train_begin, which
+        # Keras calls before ours (it comes earlier in the list).
+        es = self.early_stopping
+        if es is not None and self._early_state:
+            es.wait = self._early_state["wait"]
+            es.best = self._early_state["best"]
+            es.best_epoch = self._early_state.get("best_epoch", 0)
+
+    def _improved(self, value: float | None) -> bool:
+        if value is None:
+            return False
+        if self.best is None:
+            return True
+        return value > self.best if self.mode_max else value < self.best
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        self.history.append({"epoch": epoch + 1, "step": step, **logs})
+        self._save_model("last.keras", epoch, step)
+        value = logs.get(self.monitor, logs.get(self.monitor.removeprefix("val_")))
+        if self._improved(value):
+            self.best, self.best_epoch = value, epoch + 1
+            self._save_model("best.keras", epoch, step, kind="best")
+        self._write_csv()
+        self._backup(epoch + 1, step)
+
+    def _save_model(self, name: str, epoch: int, step: int, kind: str = "last") -> None:
+        target = self.run_dir / name
+        tmp = self.run_dir / f".{name}.tmp.keras"
+        self.model.save(tmp)
+        os.replace(tmp, target)
+        self.emit(make_event("checkpoint", epoch=epoch + 1, step=step, kind=kind,
+                             path=str(target)))
+
+    def _write_csv(self) -> None:
+        columns = ["epoch", "step"] + sorted({k for row in self.history for k in row}
+                                             - {"epoch", "step"})
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.history)
+        atomic_write(self.run_dir / "log.csv", buffer.getvalue())
+
+    def _backup(self, epochs_done: int, step: int) -> None:
+        folder = self.run_dir / BACKUP_DIR
+        folder.mkdir(exist_ok=True)
+        weights = folder / f"epoch-{epochs_done:04d}.weights.h5"
+        self.model.save_weights(weights)
+        es = self.early_stopping
+        state = {
+            "epoch": epochs_done, "step": step, "weights": weights.name,
+            "best": self.best, "best_epoch": self.best_epoch, "monitor": self.monitor,
+            "history": self.history,
+            "early_stopping": None if es is None else {
+                "wait": int(es.wait), "best": _plain_number(es.best),
+                "best_epoch": int(getattr(es, "best_epoch", 0) or 0)},
+        }
+        atomic_write(folder / STATE_FILE, json.dumps(state, indent=1))
+        for old in folder.glob("epoch-*.weights.h5"):
+            if old.name != weights.name:
+                old.unlink(missing_ok=True)
+        self.emit(make_event("checkpoint", epoch=epochs_done, step=step, kind="backup",
+                             path=str(weights)))
+
+
+def read_backup(run_dir: str | os.PathLike) -> dict | None:
+    """The backup state of a run, or None when it has no complete backup."""
+    path = Path(run_dir) / BACKUP_DIR / STATE_FILE
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text(encoding="utf-8"))
+    if not (path.parent / state["weights"]).is_file():
+        return None
+    return state
+
+
+def _plain_number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if abs(number) != float("inf") else None
