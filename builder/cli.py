@@ -72,7 +72,17 @@ def cmd_gui(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_USAGE
         raise
-    return run(args.project)
+    return run(args.project, getattr(args, "screenshot", None))
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Draws a project's graph as the canvas does, into a PNG or SVG file."""
+    from builder.gui.document import Document  # noqa: PLC0415 - Qt only when asked for
+    from builder.gui.render import render
+
+    render(Document(_open(args.project)), args.output)
+    print(args.output)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,7 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = sub.add_parser("gui", help="open the desktop builder (the default)")
     gui.add_argument("project", nargs="?", help="project file or template name")
+    gui.add_argument("--screenshot", metavar="PNG",
+                     help="open, draw, save a screenshot of the window and quit")
     gui.set_defaults(func=cmd_gui)
+
+    render = sub.add_parser("render", help="draw the graph as the canvas does (png/svg)")
+    render.add_argument("project", help="project file (.json) or template name")
+    render.add_argument("-o", "--output", required=True, help="diagram.png or diagram.svg")
+    render.set_defaults(func=cmd_render)
 
     summary = sub.add_parser(
         "summary", help="print the layer table: shapes, memory, weights, FLOPs")

@@ -1,0 +1,240 @@
+"""The canvas view: zoom and pan, drops from the palette, keys, and a minimap."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsView
+
+from builder.core import GraphError
+from builder.gui import edits
+from builder.gui.canvas.interactions import (
+    Interaction,
+    MoveNodesInteraction,
+    NewEdgeInteraction,
+    PanInteraction,
+)
+from builder.gui.canvas.items import EdgeItem, NodeItem, PortItem
+from builder.gui.canvas.scene import GraphScene
+
+#: The MIME type the palette drags: the kind's name as UTF-8.
+KIND_MIME = "application/x-keras-builder-kind"
+
+MIN_ZOOM, MAX_ZOOM = 0.05, 3.0
+MINIMAP_FROM = 40  # nodes; smaller graphs fit on screen anyway
+
+
+class CanvasView(QGraphicsView):
+    """Shows a :class:`GraphScene` and turns mouse and keys into history steps.
+
+    Signals:
+        message: a one-line report for the status bar (a refused connection).
+    """
+
+    message = Signal(str)
+
+    def __init__(self, scene: GraphScene, parent=None):
+        super().__init__(scene, parent)
+        self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        self.setOptimizationFlags(QGraphicsView.DontSavePainterState)
+        self.setDragMode(QGraphicsView.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self._interaction: Interaction | None = None
+        self.minimap = Minimap(self)
+        self.set_scene(scene)
+
+    # -- document ------------------------------------------------------------
+
+    @property
+    def history(self):
+        """The history of the shown document."""
+        return self.scene().document.history
+
+    def set_scene(self, scene: GraphScene) -> None:
+        """Shows another document's scene."""
+        self.setScene(scene)
+        self.minimap.setScene(scene)
+        self.update_scene_rect()
+
+    def update_scene_rect(self) -> None:
+        """Lets the user scroll a margin beyond the drawing."""
+        rect = self.scene().items_rect().adjusted(-400, -300, 400, 300)
+        self.setSceneRect(rect)
+        self.minimap.setVisible(len(self.scene().nodes) >= MINIMAP_FROM)
+        self.minimap.refit()
+
+    def report(self, text: str) -> None:
+        """Shows a one-line message in the status bar."""
+        self.message.emit(text)
+
+    # -- zoom ------------------------------------------------------------------
+
+    def zoom(self) -> float:
+        """The current scale (1.0: 100 %)."""
+        return self.transform().m11()
+
+    def set_zoom(self, factor: float) -> None:
+        """Zooms to ``factor`` (clamped), keeping the anchor point."""
+        factor = max(MIN_ZOOM, min(MAX_ZOOM, factor))
+        self.scale(factor / self.zoom(), factor / self.zoom())
+        self.minimap.viewport().update()
+
+    def frame(self, rect: QRectF, max_zoom: float = 1.0, min_zoom: float = 0.9) -> None:
+        """Shows ``rect``: fitted if that is readable, else from its top at ``min_zoom``."""
+        if rect.isNull():
+            return
+        view = self.viewport().rect()
+        fit = min(view.width() / (rect.width() + 60), view.height() / (rect.height() + 60))
+        self.resetTransform()
+        scale = max(min(fit, max_zoom), min(min_zoom, max_zoom))
+        self.scale(scale, scale)
+        if fit >= scale:
+            self.centerOn(rect.center())
+        else:  # too tall to fit readably: start at the top, centred across
+            height = view.height() / scale
+            self.centerOn(QPointF(rect.center().x(), rect.top() - 30 + height / 2))
+        self.minimap.viewport().update()
+
+    def fit_all(self) -> None:
+        """Ctrl+0: the whole drawing at any zoom."""
+        self.frame(self.scene().items_rect(), max_zoom=1.0, min_zoom=MIN_ZOOM)
+
+    def frame_selection(self) -> None:
+        """F: zoom onto the selected nodes (or everything)."""
+        items = [it for it in self.scene().selectedItems() if isinstance(it, NodeItem)]
+        if not items:
+            self.fit_all()
+            return
+        rect = QRectF()
+        for item in items:
+            rect = rect.united(item.sceneBoundingRect())
+        self.frame(rect, max_zoom=1.5, min_zoom=MIN_ZOOM)
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.ShiftModifier:
+            super().wheelEvent(event)
+            return
+        steps = event.angleDelta().y() / 120.0
+        self.set_zoom(self.zoom() * (1.15 ** steps))
+
+    # -- mouse: hand over to interactions --------------------------------------
+
+    def mousePressEvent(self, event) -> None:
+        pos = self.mapToScene(event.position().toPoint())
+        item = self.itemAt(event.position().toPoint())
+        if event.button() == Qt.MiddleButton or (
+                event.button() == Qt.LeftButton and event.modifiers() & Qt.AltModifier):
+            self._start(PanInteraction(self), pos, event)
+            return
+        if event.button() == Qt.LeftButton and isinstance(item, PortItem):
+            self._start(NewEdgeInteraction(self, item), pos, event)
+            return
+        super().mousePressEvent(event)
+        if event.button() == Qt.LeftButton and isinstance(item, NodeItem):
+            self._start(MoveNodesInteraction(self), pos, event)
+
+    def _start(self, interaction: Interaction, pos: QPointF, event) -> None:
+        self._interaction = interaction
+        interaction.press(pos, event)
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:
+        if isinstance(self._interaction, (NewEdgeInteraction, PanInteraction)):
+            self._interaction.move(self.mapToScene(event.position().toPoint()), event)
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        interaction, self._interaction = self._interaction, None
+        if not isinstance(interaction, (NewEdgeInteraction, PanInteraction)):
+            super().mouseReleaseEvent(event)
+        if interaction is not None:
+            interaction.release(self.mapToScene(event.position().toPoint()), event)
+            self.update_scene_rect()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key_Escape and self._interaction is not None:
+            self._interaction.cancel()
+            self._interaction = None
+            return
+        super().keyPressEvent(event)
+
+    # -- drops from the palette ------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(KIND_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasFormat(KIND_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        data = event.mimeData()
+        if not data.hasFormat(KIND_MIME):
+            event.ignore()
+            return
+        kind = bytes(data.data(KIND_MIME)).decode("utf-8")
+        pos = self.mapToScene(event.position().toPoint())
+        event.acceptProposedAction()
+        self.drop_kind(kind, pos)
+
+    def drop_kind(self, kind: str, pos: QPointF) -> str | None:
+        """Adds ``kind`` centred at ``pos``: into an edge dropped on, or after the
+        selected node, or on its own. Returns the new id."""
+        scene = self.scene()
+        edge = next((it.edge for it in scene.items(pos) if isinstance(it, EdgeItem)), None)
+        selected = scene.selected_ids()
+        top_left = (round(pos.x() - 94, 1), round(pos.y() - 26, 1))
+        try:
+            nid = edits.insert_node(self.history, kind, top_left, into=edge,
+                                    after=None if edge else edits.selected_after(selected))
+        except GraphError as exc:
+            self.report(str(exc))
+            return None
+        scene.select([nid])
+        self.update_scene_rect()
+        return nid
+
+
+class Minimap(QGraphicsView):
+    """The whole drawing in a corner; the visible part framed; click to go there."""
+
+    def __init__(self, canvas: CanvasView):
+        super().__init__(canvas)
+        self.canvas = canvas
+        self.setFixedSize(170, 210)
+        self.setInteractive(False)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setStyleSheet("border: 1px solid #9aa3ad; background: #f4f5f7;")
+        self.setCursor(Qt.PointingHandCursor)
+        self.hide()
+
+    def refit(self) -> None:
+        """Fits the drawing and sits in the canvas' bottom-right corner."""
+        if self.scene() is None:
+            return
+        self.fitInView(self.scene().items_rect(), Qt.KeepAspectRatio)
+        vp = self.canvas.viewport().geometry()
+        self.move(vp.right() - self.width() - 8, vp.bottom() - self.height() - 8)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        visible = self.canvas.mapToScene(self.canvas.viewport().rect()).boundingRect()
+        painter.setPen(QPen(QColor("#2f7ed8"), 0))
+        painter.setBrush(QColor(47, 126, 216, 40))
+        painter.drawRect(visible)
+
+    def mousePressEvent(self, event) -> None:
+        self.canvas.centerOn(self.mapToScene(event.position().toPoint()))
+        self.viewport().update()
+
+    def mouseMoveEvent(self, event) -> None:
+        self.mousePressEvent(event)
