@@ -200,10 +200,12 @@ def graph_diagnostics(graph: Graph) -> list[Diagnostic]:
     """Findings about the graph as a whole: no Input, no Output, stray nodes."""
     found = []
     kinds = {n.kind for n in graph.nodes.values()}
+    # Blocks that end in their own Output (GoogLeNet's auxiliary heads) are heads too.
+    heads = {k for k in kinds if k == "Output" or (k != "Input" and _is_head(graph, k))}
     if "Input" not in kinds:
         found.append(Diagnostic(ERROR, None, "A model needs at least one Input node. "
                                 "Received: none", fix="Add an Input and connect it."))
-    if "Output" not in kinds:
+    if not heads:
         found.append(Diagnostic(ERROR, None, "A model needs at least one Output node "
                                 "to know which tensors it returns. Received: none",
                                 fix="Connect the last layer of each head to an Output."))
@@ -215,18 +217,27 @@ def graph_diagnostics(graph: Graph) -> list[Diagnostic]:
     reach_in = _reachable(graph, [n for n in graph.nodes
                                   if graph.nodes[n].kind == "Input"], forward=True)
     reach_out = _reachable(graph, [n for n in graph.nodes
-                                   if graph.nodes[n].kind == "Output"], forward=False)
+                                   if graph.nodes[n].kind in heads], forward=False)
     incoming = graph.adjacency()[0]
     for nid, node in graph.nodes.items():
         if nid not in reach_in and node.kind != "Input" and incoming[nid]:
             found.append(Diagnostic(WARNING, nid, f"'{node.label}' is not fed by any "
                                     "Input, so it can never compute.",
                                     fix="Connect it to the network or delete it."))
-        elif nid not in reach_out and node.kind != "Output" and "Output" in kinds:
+        elif nid not in reach_out and node.kind not in heads and heads:
             found.append(Diagnostic(WARNING, nid, f"'{node.label}' does not lead to any "
                                     "Output, so it is left out of the model.",
                                     fix="Connect it to an Output or delete it."))
     return found
+
+
+def _is_head(graph: Graph, kind: str) -> bool:
+    """Whether ``kind`` has inputs and no output ports (it ends a model head)."""
+    try:
+        ins, outs = graph.kinds.ports(kind)
+    except Exception:  # unknown kinds are reported elsewhere
+        return False
+    return bool(ins) and not outs
 
 
 def _reachable(graph: Graph, starts: list[str], forward: bool) -> set[str]:

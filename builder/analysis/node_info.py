@@ -154,7 +154,13 @@ def _exact(value):
 
 
 def evaluate(spec: BlockSpec, params: dict[str, Any], ins: list[tuple]) -> Outcome:
-    """Runs a kind's rules on ``params`` and input shapes ``ins``; never raises."""
+    """Runs a kind's rules on ``params`` and input shapes ``ins``; never raises.
+
+    A composite block's rules are its expansion's (see :mod:`.expand`).
+    """
+    if getattr(spec, "expand", None) is not None:
+        from builder.analysis.expand import evaluate_composite
+        return evaluate_composite(spec, params, ins)
     out = Outcome()
     problems = () if params_ok(spec, params) else check_params(spec, params)
     if problems:

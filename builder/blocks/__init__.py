@@ -6,6 +6,7 @@ Importing this package registers :data:`CATALOG` as the default kind registry of
 
 from builder.blocks import (
     activations,
+    composites,
     conv,
     dense,
     io,
@@ -26,6 +27,7 @@ CATALOG = Catalog([
     *io.SPECS, *conv.SPECS, *pooling.SPECS, *dense.SPECS, *activations.SPECS,
     *normalization.SPECS, *regularization.SPECS, *merge.SPECS, *reshaping.SPECS,
     *preprocessing.SPECS, *residual_scaling.SPECS,
+    *composites.LAYER_SPECS, *composites.SPECS,
 ])
 
 set_default_kinds(CATALOG)

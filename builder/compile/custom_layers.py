@@ -178,11 +178,51 @@ class StochasticDepth(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="keras_builder")
+class ChannelPad(keras.layers.Layer):
+    """Pads the channel axis (last) with zeros up to ``channels``.
+
+    Half the new channels go before the input's, the rest after, as the
+    CIFAR ResNets' "option A" shortcut does (He et al. 2015, section 4.2).
+
+    Args:
+        channels: output channels, at least the input's.
+        **kwargs: base layer arguments (``name``, ``dtype``, ...).
+    """
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+
+    def build(self, input_shape):
+        if input_shape[-1] is None or input_shape[-1] > self.channels:
+            raise ValueError(
+                "ChannelPad needs known input channels, at most "
+                f"channels={self.channels}. Received: input_shape="
+                f"{input_shape}")
+        self.built = True
+
+    def call(self, inputs):
+        extra = self.channels - inputs.shape[-1]
+        before = extra // 2
+        widths = [[0, 0]] * (len(inputs.shape) - 1)
+        return keras.ops.pad(inputs, widths + [[before, extra - before]])
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.channels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"channels": self.channels})
+        return config
+
+
 #: Custom layer classes by the ``class_name`` a ``LayerCall`` uses.
 CUSTOM_LAYERS: dict[str, type] = {
     "LocalResponseNormalization": LocalResponseNormalization,
     "LayerScale": LayerScale,
     "StochasticDepth": StochasticDepth,
+    "ChannelPad": ChannelPad,
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from builder.analysis import Analysis, analyze
+from builder.analysis.expand import ExpandError, expand_graph, has_composites
 from builder.blocks import CATALOG
 from builder.compile.errors import CompileError
 from builder.core.graph import Graph
@@ -130,6 +131,15 @@ def make_plan(graph: Graph) -> Plan:
     """
     analysis = analyze(graph)
     refuse(analysis)
+    if has_composites(graph):
+        # Composite blocks compile as their layers, named by hierarchical id
+        # ("conv2/block1/1_conv" -> "conv2_block1_1_conv").
+        try:
+            graph, _ = expand_graph(graph, analysis)
+        except ExpandError as exc:
+            raise CompileError(str(exc)) from None
+        analysis = analyze(graph)
+        refuse(analysis)
     get_spec = getattr(graph.kinds, "get", CATALOG.get)
     nodes = graph.nodes
     outputs = [nid for nid in nodes if nodes[nid].kind == "Output"]

@@ -26,9 +26,9 @@ def test_any_param_value_on_any_kind_never_raises(kind, data, shape):
     g.connect(x, node)
     if CATALOG.get(kind).inputs[0].multiple:
         g.connect(g.add_node("Input", {"shape": shape}).id, node)
-    out = g.add_node("Output").id
-    g.connect(node, out)
     spec = CATALOG.get(kind)
+    if spec.outputs:  # heads such as AuxClassifier end in their own Output
+        g.connect(node, g.add_node("Output").id)
     names = [p.name for p in spec.params] + ["bogus"]
     for name in data.draw(st.lists(st.sampled_from(names), max_size=3)):
         g.set_param(node, name, data.draw(junk))

@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 
 from builder.blocks import CATALOG, Notes, ShapeIssue  # noqa: E402
+from builder.blocks.composites import is_composite  # noqa: E402
 from builder.compile.custom_layers import resolve_layer_class  # noqa: E402
 
 #: Kinds that add no layer; tested against keras.Input and model outputs below.
@@ -140,6 +141,7 @@ CASES = [
     case("Concatenate", (None, 4, 3), (5, 4, 2)),
     case("Concatenate", (4, None), (4, 3)),
     # -- reshape
+    case("ChannelPad", (5, 5, 3), channels=8),
     case("ZeroPadding2D", (4, 4, 3)),
     case("ZeroPadding2D", (5, 3, 2), padding=[1, 2]),
     case("ZeroPadding2D", (5, 3, 2), padding=[[0, 1], [2, 3]]),
@@ -258,6 +260,8 @@ def test_rejected_like_keras(kind, params, shapes):
 
 def test_every_kind_has_an_oracle_case():
     covered = {c.values[0] for c in CASES} | SPECIAL
+    # Composite blocks have their own oracle: tests/blocks/composites/.
+    covered |= {k for k in CATALOG.kinds() if is_composite(CATALOG.get(k))}
     missing = [k for k in CATALOG.kinds() if k not in covered]
     assert not missing, f"Kinds without a Keras oracle case: {missing}"
 

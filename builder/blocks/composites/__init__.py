@@ -1,0 +1,24 @@
+"""Composite blocks: kinds that stand for parameterised sub-graphs (residual,
+inception, SE, dense, fire, stages, ...). See :mod:`.base` for the mechanism and
+``/work/notes/composites.md`` for how to use them."""
+
+from builder.blocks.composites import inception, layers, residual, squeeze
+from builder.blocks.composites.base import (
+    CompositeSpec,
+    InnerEdge,
+    InnerNode,
+    Sub,
+    SubGraph,
+    composite,
+    expansion,
+    is_composite,
+)
+
+#: Plain layer kinds the blocks need (custom Keras layers).
+LAYER_SPECS = layers.SPECS
+
+#: Every composite kind.
+SPECS = (*residual.SPECS, *squeeze.SPECS, *inception.SPECS)
+
+__all__ = ["CompositeSpec", "InnerEdge", "InnerNode", "LAYER_SPECS", "SPECS", "Sub",
+           "SubGraph", "composite", "expansion", "is_composite"]
