@@ -61,6 +61,14 @@ def cmd_templates(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Saves the architecture of a .keras model as a project file."""
+    from builder.compile.import_command import run_import
+
+    print(run_import(args.model, args.output, verify=not args.no_verify, force=args.force))
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     """Opens the desktop builder."""
     try:
@@ -114,6 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     templates = sub.add_parser("templates", help="list the shipped templates")
     templates.set_defaults(func=cmd_templates)
+
+    imports = sub.add_parser(
+        "import", help="turn a .keras model into a project (architecture only)")
+    imports.add_argument("model", help="the .keras file")
+    imports.add_argument("-o", "--output", help="project file to write "
+                         "(default: the model's name with .json)")
+    imports.add_argument("--force", action="store_true", help="overwrite the output")
+    imports.add_argument("--no-verify", action="store_true",
+                         help="convert config.json only, without loading the model in "
+                              "Keras to check every layer's shape and parameter count")
+    imports.set_defaults(func=cmd_import)
     return parser
 
 
