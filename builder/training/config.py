@@ -217,10 +217,10 @@ SCHEDULE_FIELDS: dict[str, tuple[Field, ...]] = {
               "optimizer's learning_rate.", low=0.0, low_open=True, optional=True),
         Field("step_size_epochs", "float", 4.0, "Half a cycle, in epochs (Smith: 2 to 10 "
               "epochs' worth of iterations).", low=0.0, low_open=True),
-        Field("mode", "choice", "triangular", "triangular: constant amplitude; "
-              "triangular2: amplitude halves every cycle; exp_range: amplitude times "
+        Field("mode", "choice", "triangular", "Shape of the cycles. triangular: "
+              "constant amplitude; triangular2: amplitude halves every cycle; exp_range: amplitude times "
               "gamma per epoch.", choices=CYCLICAL_MODES),
-        Field("gamma", "float", 0.9, "exp_range only: amplitude multiplier per epoch "
+        Field("gamma", "float", 0.9, "Amplitude multiplier per epoch, exp_range only "
               "(Smith's per-iteration gamma is gamma ** (1 / steps_per_epoch)).",
               low=0.0, high=1.0, low_open=True),
     ),
