@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import keras
 
 __all__ = ["Analysis", "Analyzer", "BuilderError", "CATALOG", "Diagnostic", "Graph",
-           "Project", "ProjectError", "analyze", "from_template", "load", "save",
-           "template_path", "templates_dir", "to_keras", "to_source"]
+           "Project", "ProjectError", "analyze", "from_keras", "from_template", "load",
+           "save", "template_path", "templates_dir", "to_keras", "to_source"]
 
 __version__ = "0.1.0"
 
@@ -55,6 +55,18 @@ def to_source(graph: Graph, **kwargs: Any) -> str:
     from builder.compile import to_source as emit
 
     return emit(graph, **kwargs)
+
+
+def from_keras(model_or_path: "keras.Model | str | Path", *, verify: bool = True) -> Project:
+    """A project holding the architecture of a functional or Sequential Keras model,
+    or of a ``.keras`` file (vetted, then loaded with ``safe_mode=True``).
+
+    Layer names become node names; weights are not part of a project. Raises
+    :class:`BuilderError` (one line naming every layer that cannot be represented).
+    """
+    from builder.compile.from_keras import from_keras as convert
+
+    return convert(model_or_path, verify=verify)
 
 
 def templates_dir() -> Path:
