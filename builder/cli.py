@@ -69,6 +69,34 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Trains a project in a child process, with a progress bar (or resumes a run)."""
+    from builder.training.cli_commands import train
+
+    return train(args, _open)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Prints a run's validation metrics."""
+    from builder.training.cli_commands import evaluate
+
+    return evaluate(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Exports a run's (or a project's) model and verifies the artefact."""
+    from builder.training.cli_commands import export
+
+    return export(args)
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    """Runs the learning-rate range test and prints the suggestion."""
+    from builder.training.cli_commands import lr_find_command
+
+    return lr_find_command(args, _open)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     """Opens the desktop builder."""
     try:
@@ -133,6 +161,36 @@ def build_parser() -> argparse.ArgumentParser:
                          help="convert config.json only, without loading the model in "
                               "Keras to check every layer's shape and parameter count")
     imports.set_defaults(func=cmd_import)
+
+    from builder.training.cli_commands import add_train_arguments
+
+    train = sub.add_parser("train", help="train a project (or --resume a run)")
+    add_train_arguments(train)
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="a run's metrics on its validation split")
+    evaluate.add_argument("run", help="run directory")
+    evaluate.add_argument("--model", choices=("best", "last"), default="best")
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    export = sub.add_parser("export", help="export a run's or a project's model, verified")
+    export.add_argument("source", help="run directory, project file or template name")
+    export.add_argument("--format", required=True,
+                        choices=("keras", "savedmodel", "onnx", "tflite", "python"))
+    export.add_argument("-o", "--output", required=True, help="file or folder to write")
+    export.set_defaults(func=cmd_export)
+
+    lr_find = sub.add_parser("lr-find", help="learning-rate range test (Smith 2015)")
+    lr_find.add_argument("project", help="project file (.json) or template name")
+    lr_find.add_argument("--dataset", help="as for train (default: the project's)")
+    lr_find.add_argument("--steps", type=int, default=200, help="batches in the sweep")
+    lr_find.add_argument("--min-lr", type=float, default=1e-7)
+    lr_find.add_argument("--max-lr", type=float, default=10.0)
+    lr_find.add_argument("--batch-size", type=int)
+    lr_find.add_argument("--limit", type=int, help="use only the first N samples")
+    lr_find.add_argument("--json", action="store_true", help="the whole sweep as JSON")
+    lr_find.set_defaults(func=cmd_lr_find)
     return parser
 
 

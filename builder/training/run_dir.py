@@ -61,26 +61,38 @@ def create_run_dir(project: Project, run_dir: str | Path,
     Raises:
         TrainingError: ``run_dir`` already holds a run, or a setting is invalid.
     """
-    from builder.training.config import check_training  # noqa: PLC0415
-
     run_dir = Path(run_dir)
     if (run_dir / CONFIG_FILE).exists():
         raise TrainingError(f"{run_dir}: already holds a run; continue it with "
                             f"--resume {run_dir} or choose another --out folder")
+    config = resolve_config(project, training, dataset)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / PROJECT_FILE, dumps_project(project))
+    atomic_write(run_dir / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+    return run_dir
+
+
+def resolve_config(project: Project, training: dict[str, Any] | None = None,
+                   dataset: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run config of ``project`` with overrides: every setting resolved.
+
+    Returns:
+        ``{"name", "training": {optimizer, schedule, epochs, ...}, "dataset",
+        "created"}``; the dataset defaults to ``digits``.
+
+    Raises:
+        TrainingError: an invalid setting (one line naming it).
+    """
+    from builder.training.config import check_training  # noqa: PLC0415
+
     merged_training = {**project.training, **(training or {})}
-    merged_dataset = {**project.dataset, **(dataset or {})}
-    if not merged_dataset:
-        merged_dataset = {"name": "digits"}
+    merged_dataset = {**project.dataset, **(dataset or {})} or {"name": "digits"}
     optimizer = check_training({k: merged_training[k] for k in ("optimizer", "schedule")
                                 if k in merged_training})
     run = resolve_run(merged_training)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(run_dir / PROJECT_FILE, dumps_project(project))
-    config = {"name": project.name, "training": {**optimizer, **run},
-              "dataset": merged_dataset,
-              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    atomic_write(run_dir / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
-    return run_dir
+    return {"name": project.name, "training": {**optimizer, **run},
+            "dataset": merged_dataset,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def read_config(run_dir: str | Path) -> dict[str, Any]:

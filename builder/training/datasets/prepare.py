@@ -111,9 +111,21 @@ def load_dataset(spec: dict[str, Any], input_shape: Sequence[int | None] | None 
         raise DatasetError(f"Unknown dataset setting(s) {unknown}. Expected: "
                            f"{', '.join(sorted(SPEC_KEYS))}")
     name = resolve_name(spec)
-    x, y, x_test, y_test, class_names = sources.BUILTIN[name](dict(spec, name=name))
-    seed = int(spec.get("seed", 0))
-    rng = np.random.default_rng(seed)
+    raw = sources.BUILTIN[name](dict(spec, name=name))
+    notes: list[str] = []
+    x_train, y_train, x_val, y_val = prepare_arrays(name, spec, raw, input_shape, notes)
+    return Dataset(name, x_train, y_train, x_val, y_val, raw[4], notes)
+
+
+def prepare_arrays(name: str, spec: dict[str, Any], raw: tuple,
+                   input_shape: Sequence[int | None] | None,
+                   notes: list[str]) -> tuple[np.ndarray, ...]:
+    """Splits, limits, normalises and fits raw arrays: ``(x, y, x_val, y_val)``.
+
+    The whole recipe, in one function that a Python export copies verbatim.
+    """
+    x, y, x_test, y_test = raw[:4]
+    rng = np.random.default_rng(int(spec.get("seed", 0)))
     split = spec.get("validation_split")
     if x_test is not None and split is None:
         x_train, y_train, x_val, y_val = x, y, x_test, y_test
@@ -130,15 +142,14 @@ def load_dataset(spec: dict[str, Any], input_shape: Sequence[int | None] | None 
     if limit:
         x_train, y_train = x_train[:int(limit)], y_train[:int(limit)]
         x_val, y_val = x_val[:max(1, int(limit) // 4)], y_val[:max(1, int(limit) // 4)]
-    notes: list[str] = []
     x_train, x_val = _normalize(name, spec.get("normalize", "unit"), x_train, x_val)
     if input_shape is not None:
         resize = spec.get("resize")
         resize = name in RESIZE_BY_DEFAULT if resize is None else bool(resize)
         x_train = fit_to_input(x_train, input_shape, resize, name, notes)
         x_val = fit_to_input(x_val, input_shape, resize, name, [])
-    return Dataset(name, x_train.astype(np.float32), y_train.astype(np.int32),
-                   x_val.astype(np.float32), y_val.astype(np.int32), class_names, notes)
+    return (x_train.astype(np.float32), y_train.astype(np.int32),
+            x_val.astype(np.float32), y_val.astype(np.int32))
 
 
 def _normalize(name: str, how: str, x_train: np.ndarray,
