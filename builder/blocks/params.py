@@ -109,6 +109,12 @@ def _check_one(p: Param, v: Any) -> str | None:
         if not isinstance(v, (list, tuple)) or not _ints(v):
             return f"must be a list of whole numbers. Received: {v!r}"
         return None
+    elif t in ("params", "subgraph"):
+        # A block's params for a stage's blocks, or a Group's sub-graph: JSON
+        # objects whose content the expansion checks (and the analysis reports).
+        if not isinstance(v, dict) or not all(isinstance(k, str) for k in v):
+            return f"must be an object of named values. Received: {v!r}"
+        return None
     elif t == "str_list":
         if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
             return f"must be a list of names. Received: {v!r}"

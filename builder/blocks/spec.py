@@ -61,7 +61,9 @@ class Param:
             (an int or ``[h, w]``), ``padding`` (``valid``/``same``/int/pair),
             ``shape`` (list of ints or nulls), ``int_list``, ``str_list``,
             ``float_list`` (a number or a list of numbers),
-            ``cropping`` (int, pair or ``[[top, bottom], [left, right]]``).
+            ``cropping`` (int, pair or ``[[top, bottom], [left, right]]``),
+            ``params`` (an object of param values for inner blocks),
+            ``subgraph`` (a Group's sub-graph as data).
         default: the value a new node gets.
         doc: one line, shown as a tooltip.
         min: smallest allowed number (inclusive), if bounded.

@@ -140,6 +140,7 @@ CASES = [
     case("Concatenate", (4, 2, 3), (4, 1, 3), (4, 3, 3), axis=-2),
     case("Concatenate", (None, 4, 3), (5, 4, 2)),
     case("Concatenate", (4, None), (4, 3)),
+    case("Average", (4, 4, 3), (4, 4, 3)),
     # -- reshape
     case("ChannelPad", (5, 5, 3), channels=8),
     case("ZeroPadding2D", (4, 4, 3)),

@@ -2,7 +2,15 @@
 inception, SE, dense, fire, stages, ...). See :mod:`.base` for the mechanism and
 ``/work/notes/composites.md`` for how to use them."""
 
-from builder.blocks.composites import inception, layers, residual, squeeze
+from builder.blocks.composites import (
+    dense_fire,
+    inception,
+    inception_v3,
+    layers,
+    residual,
+    squeeze,
+    stage,
+)
 from builder.blocks.composites.base import (
     CompositeSpec,
     InnerEdge,
@@ -18,7 +26,8 @@ from builder.blocks.composites.base import (
 LAYER_SPECS = layers.SPECS
 
 #: Every composite kind.
-SPECS = (*residual.SPECS, *squeeze.SPECS, *inception.SPECS)
+SPECS = (*residual.SPECS, *squeeze.SPECS, *inception.SPECS, *inception_v3.SPECS,
+         *dense_fire.SPECS, *stage.SPECS)
 
 __all__ = ["CompositeSpec", "InnerEdge", "InnerNode", "LAYER_SPECS", "SPECS", "Sub",
            "SubGraph", "composite", "expansion", "is_composite"]

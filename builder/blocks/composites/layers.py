@@ -1,4 +1,4 @@
-"""A small layer kind the residual blocks need that Keras lacks.
+"""Small layer kinds the blocks need: ChannelPad (which Keras lacks) and Average.
 
 * ``ChannelPad``: zero channels appended around the input, the CIFAR ResNet's
   "option A" shortcut (He et al. 2015, §4.2: "the shortcut still performs
@@ -12,7 +12,8 @@ It compiles to a custom layer of :mod:`builder.compile.custom_layers`.
 from __future__ import annotations
 
 from builder.blocks.rules import expect_rank, fmt_shape, known_channels
-from builder.blocks.spec import BlockSpec, LayerCall, Param, ShapeIssue
+from builder.blocks.merge import _elementwise_shape
+from builder.blocks.spec import MANY_IN, BlockSpec, LayerCall, Param, ShapeIssue, _output_elements
 
 
 def _pad_shape(p, ins, notes):
@@ -38,4 +39,16 @@ CHANNEL_PAD = BlockSpec(
 )
 
 
-SPECS = (CHANNEL_PAD,)
+AVERAGE = BlockSpec(
+    kind="Average",
+    category="Merge",
+    doc="Element-wise mean of two or more tensors of one shape (FractalNet's join).",
+    params=(),
+    inputs=MANY_IN,
+    shape=_elementwise_shape("Average"),
+    flops=lambda p, ins, outs: _output_elements(p, ins, outs),
+    keras=lambda p: [LayerCall("Average", {})],
+    label=lambda p: "mean",
+)
+
+SPECS = (CHANNEL_PAD, AVERAGE)

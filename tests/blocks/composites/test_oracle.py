@@ -39,6 +39,22 @@ CASES = [
     case("InceptionV1", (7, 7, 8), f1x1=4, f3x3_reduce=3, f3x3=5, f5x5_reduce=2, f5x5=3,
          pool_proj=2),
     case("AuxClassifier", (14, 14, 8), classes=5, units=16, filters=4),
+    case("ConvBN", (7, 7, 3), filters=4, kernel_size=[1, 3], strides=2, padding="valid"),
+    case("InceptionA", (9, 9, 8), pool_features=4),
+    case("InceptionB", (9, 9, 8)),
+    case("InceptionC", (5, 5, 8), channels_7x7=4),
+    case("InceptionD", (9, 9, 8)),
+    case("InceptionE", (3, 3, 8)),
+    case("DenseLayer", (6, 6, 5), growth_rate=3),
+    case("DenseBlock", (6, 6, 5), layers=3, growth_rate=2, dropout=0.2),
+    case("Transition", (6, 6, 10), compression=0.5),
+    case("Fire", (8, 8, 6), squeeze=2, expand1x1=4, expand3x3=4),
+    case("FractalBlock", (6, 6, 3), columns=3, filters=4),
+    case("Stage", (8, 8, 4), block="ResidualBottleneck", blocks=3,
+         params={"filters": 2, "use_bias": True}, first={"strides": 2}),
+    case("Stage", (8, 8, 4), block="PreactBottleneck", blocks=2,
+         params={"filters": 2}, first={"shortcut": "projection"}, last={"strides": 2}),
+    case("ConvPattern", (16, 16, 3), n=2, m=2, k=1, filters=4, units=8, classes=3),
 ]
 
 
