@@ -216,8 +216,9 @@ class MainWindow(QMainWindow):
         self.code.set_document(document)
         self._analysed(self.scene.analysis)
         self._history_changed(document.history.state)
-        QTimer.singleShot(0, self.view.fit_all if len(document.graph) > 60 else
-                          lambda: self.view.frame(self.scene.items_rect()))
+        # Readable from the top; a big graph's whole shape is in the minimap.
+        self.view.frame(self.scene.items_rect())
+        QTimer.singleShot(0, lambda: self.view.frame(self.scene.items_rect()))
 
     def confirm_discard(self) -> str:
         """Asks about unsaved changes: ``"save"``, ``"discard"`` or ``"cancel"``."""

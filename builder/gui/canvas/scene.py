@@ -9,7 +9,7 @@ and redraws only the nodes whose analysis changed, plus their outgoing edges.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, QTimer, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
@@ -240,12 +240,12 @@ class GraphScene(QGraphicsScene):
         if scale < 0.5:
             return
         step = 24.0
+        painter.setRenderHint(QPainter.Antialiasing, False)  # crisp and cheap
         painter.setPen(QPen(style.GRID, 0))
         left = int(rect.left() // step) * step
         top = int(rect.top() // step) * step
         x = left
         lines = []
-        from PySide6.QtCore import QLineF
         while x < rect.right():
             lines.append(QLineF(x, rect.top(), x, rect.bottom()))
             x += step

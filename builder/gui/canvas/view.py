@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsView
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from builder.core import GraphError
 from builder.gui import edits
@@ -80,7 +80,7 @@ class CanvasView(QGraphicsView):
         """Zooms to ``factor`` (clamped), keeping the anchor point."""
         factor = max(MIN_ZOOM, min(MAX_ZOOM, factor))
         self.scale(factor / self.zoom(), factor / self.zoom())
-        self.minimap.viewport().update()
+        self.minimap.update()
 
     def frame(self, rect: QRectF, max_zoom: float = 1.0, min_zoom: float = 0.9) -> None:
         """Shows ``rect``: fitted if that is readable, else from its top at ``min_zoom``."""
@@ -96,7 +96,7 @@ class CanvasView(QGraphicsView):
         else:  # too tall to fit readably: start at the top, centred across
             height = view.height() / scale
             self.centerOn(QPointF(rect.center().x(), rect.top() - 30 + height / 2))
-        self.minimap.viewport().update()
+        self.minimap.update()
 
     def fit_all(self) -> None:
         """Ctrl+0: the whole drawing at any zoom."""
@@ -112,6 +112,10 @@ class CanvasView(QGraphicsView):
         for item in items:
             rect = rect.united(item.sceneBoundingRect())
         self.frame(rect, max_zoom=1.5, min_zoom=MIN_ZOOM)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.minimap.refit()
 
     def wheelEvent(self, event) -> None:
         if event.modifiers() & Qt.ShiftModifier:
@@ -204,37 +208,92 @@ class CanvasView(QGraphicsView):
         return nid
 
 
-class Minimap(QGraphicsView):
-    """The whole drawing in a corner; the visible part framed; click to go there."""
+class Minimap(QWidget):
+    """The whole drawing in a corner; the visible part framed; click to go there.
+
+    The drawing is rendered into a pixmap once per change of the graph (not on
+    every frame), so panning a big graph costs only the canvas' own paint.
+    """
 
     def __init__(self, canvas: CanvasView):
         super().__init__(canvas)
         self.canvas = canvas
+        self._scene = None
+        self._pixmap = QPixmap()
+        self._source = QRectF()
+        self._target = QRectF()
         self.setFixedSize(170, 210)
-        self.setInteractive(False)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.setStyleSheet("border: 1px solid #9aa3ad; background: #f4f5f7;")
         self.setCursor(Qt.PointingHandCursor)
+        self._stale = QTimer(self)
+        self._stale.setSingleShot(True)
+        self._stale.setInterval(250)
+        self._stale.timeout.connect(self.refit)
+        canvas.horizontalScrollBar().valueChanged.connect(self.update)
+        canvas.verticalScrollBar().valueChanged.connect(self.update)
         self.hide()
 
+    def setScene(self, scene) -> None:
+        """Follows ``scene``; re-renders shortly after each analysis refresh."""
+        if self._scene is not None:
+            try:
+                self._scene.analysed.disconnect(self._schedule)
+            except (RuntimeError, TypeError):
+                pass
+        self._scene = scene
+        scene.analysed.connect(self._schedule)
+
+    def _schedule(self, *args) -> None:
+        if self.isVisible():
+            self._stale.start()
+
     def refit(self) -> None:
-        """Fits the drawing and sits in the canvas' bottom-right corner."""
-        if self.scene() is None:
-            return
-        self.fitInView(self.scene().items_rect(), Qt.KeepAspectRatio)
+        """Re-renders the drawing and sits in the canvas' bottom-right corner."""
         vp = self.canvas.viewport().geometry()
         self.move(vp.right() - self.width() - 8, vp.bottom() - self.height() - 8)
+        if self._scene is None or not self.isVisible():
+            return
+        source = self._scene.items_rect().adjusted(-20, -20, 20, 20)
+        scale = min(self.width() / source.width(), self.height() / source.height())
+        w, h = source.width() * scale, source.height() * scale
+        self._target = QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+        self._source = source
+        pixmap = QPixmap(self.size())
+        pixmap.fill(QColor("#f4f5f7"))
+        painter = QPainter(pixmap)
+        self._scene.render(painter, self._target, source)
+        painter.end()
+        self._pixmap = pixmap
+        self.update()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
-        visible = self.canvas.mapToScene(self.canvas.viewport().rect()).boundingRect()
-        painter.setPen(QPen(QColor("#2f7ed8"), 0))
-        painter.setBrush(QColor(47, 126, 216, 40))
-        painter.drawRect(visible)
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refit()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._pixmap)
+        if not self._source.isEmpty():
+            visible = self.canvas.mapToScene(self.canvas.viewport().rect()).boundingRect()
+            sx = self._target.width() / self._source.width()
+            frame = QRectF(self._target.x() + (visible.x() - self._source.x()) * sx,
+                           self._target.y() + (visible.y() - self._source.y()) * sx,
+                           visible.width() * sx, visible.height() * sx)
+            painter.setPen(QPen(QColor("#2f7ed8"), 1))
+            painter.setBrush(QColor(47, 126, 216, 40))
+            painter.drawRect(frame.intersected(QRectF(self.rect())))
+        painter.setPen(QPen(QColor("#9aa3ad"), 1))
+        painter.setBrush(Qt.NoBrush)
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+
+    def to_scene(self, point) -> QPointF:
+        """The scene point under a minimap point."""
+        sx = self._source.width() / max(self._target.width(), 1e-9)
+        return QPointF(self._source.x() + (point.x() - self._target.x()) * sx,
+                       self._source.y() + (point.y() - self._target.y()) * sx)
 
     def mousePressEvent(self, event) -> None:
-        self.canvas.centerOn(self.mapToScene(event.position().toPoint()))
-        self.viewport().update()
+        self.canvas.centerOn(self.to_scene(event.position()))
+        self.update()
 
     def mouseMoveEvent(self, event) -> None:
         self.mousePressEvent(event)
