@@ -198,3 +198,32 @@ def schedule_preview(config: Mapping | None, steps_per_epoch: int,
     check_run_shape(steps_per_epoch, epochs)
     rate = rate_function(step_parameters(config, steps_per_epoch, epochs))
     return [float(rate(step)) for step in range(steps_per_epoch * epochs)]
+
+
+def schedule_curve(config: Mapping | None, steps_per_epoch: int, epochs: int,
+                   max_points: int = 500) -> tuple[list[int], list[float]]:
+    """The preview sampled at no more than ``max_points`` steps, for plotting.
+
+    A long run has hundreds of thousands of steps; a plot needs a few hundred. The
+    samples are evenly spaced and always include the first and last step (a
+    staircase's or a restart's exact corner may fall between samples).
+
+    Returns:
+        ``(steps, rates)``: the sampled step indices and the rate at each.
+
+    Raises:
+        TrainingConfigError: an invalid config, run shape or ``max_points`` < 2.
+    """
+    check_run_shape(steps_per_epoch, epochs)
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2:
+        raise TrainingConfigError(f"Expected max_points to be an integer >= 2. "
+                                  f"Received: max_points={max_points!r}",
+                                  field="max_points")
+    rate = rate_function(step_parameters(config, steps_per_epoch, epochs))
+    total = steps_per_epoch * epochs
+    if total <= max_points:
+        steps = list(range(total))
+    else:
+        steps = sorted({round(i * (total - 1) / (max_points - 1))
+                        for i in range(max_points)})
+    return steps, [float(rate(step)) for step in steps]

@@ -229,3 +229,17 @@ def test_plateau_refuses_a_scheduled_optimizer_in_one_line():
     with pytest.raises(TrainingConfigError, match="cannot be combined") as info:
         _tiny_fit(scheduled, callback, 2)
     assert "\n" not in str(info.value) and "Received:" in str(info.value)
+
+
+def test_schedule_curve_samples_the_preview_for_plotting():
+    from builder.training.schedule_preview import schedule_curve
+
+    training = _training("sgd", 0.1, {"name": "cosine", "warmup_epochs": 3})
+    full = schedule_preview(training, 50, 40)
+    steps, rates = schedule_curve(training, 50, 40, max_points=101)
+    assert len(steps) == 101 and steps[0] == 0 and steps[-1] == 1999
+    assert rates == [full[s] for s in steps]
+    assert schedule_curve(training, 5, 4, max_points=500) == (list(range(20)),
+                                                              schedule_preview(training, 5, 4))
+    with pytest.raises(TrainingConfigError, match="max_points=1"):
+        schedule_curve(training, 5, 4, max_points=1)
