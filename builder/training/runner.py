@@ -131,7 +131,7 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
         device=device or "auto", distribution=distribution,
         mixed_precision=run["mixed_precision"], resumed=state is not None,
         step=state["step"] if state else 0, run_dir=str(run_dir), pid=os.getpid(),
-        notes=data.notes))
+        notes=data.notes, restored=fingerprint(model) if state else None))
     if initial_epoch >= run["epochs"]:
         emit(make_event("finished", epoch=initial_epoch, step=state["step"],
                         reason="completed", best=_best(state), seconds=0.0))
@@ -165,6 +165,23 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
                           "epoch": checkpoints.best_epoch},
                     seconds=time.monotonic() - started_at))
     return "finished"
+
+
+def fingerprint(model: Any) -> dict[str, Any]:
+    """What a resume restored: the optimizer's step and checksums of the model's
+    and the optimizer's variables (sums of absolute values, in float64)."""
+    import keras  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    def checksum(variables: Any) -> float:
+        return float(sum(np.abs(np.asarray(keras.ops.convert_to_numpy(v), np.float64)).sum()
+                         for v in variables))
+
+    optimizer = model.optimizer
+    slots = [v for v in optimizer.variables if v is not optimizer.iterations]
+    return {"step": int(keras.ops.convert_to_numpy(optimizer.iterations)),
+            "weights_checksum": checksum(model.weights),
+            "optimizer_checksum": checksum(slots)}
 
 
 def _best(state: dict | None) -> dict | None:
