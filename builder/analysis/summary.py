@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builder.analysis.analyzer import Analysis, analyze
+from builder.analysis.expand import ExpandError, expand_graph, has_composites
 from builder.analysis.node_info import GLOBAL
+from builder.blocks.composites.base import is_composite
 from builder.core.graph import Graph
 
 BACKWARD_FACTOR = 2  # the lecture's "~×2 for bwd": gradients as large as activations
@@ -100,9 +102,24 @@ def _weights_formula(weights) -> tuple[int, str]:
 
 
 def summarize(graph: Graph, analysis: Analysis | None = None,
-              bytes_per_element: int = 4) -> Summary:
-    """Builds the table of ``graph`` (analysing it unless ``analysis`` is given)."""
+              bytes_per_element: int = 4, *, flat: bool = True) -> Summary:
+    """Builds the table of ``graph`` (analysing it unless ``analysis`` is given).
+
+    Args:
+        graph: the graph.
+        analysis: its analysis, if already at hand.
+        bytes_per_element: for the memory figures.
+        flat: list every layer inside composite blocks (``conv2/block1/1_conv``,
+            as the model Keras builds has them) rather than one row per block.
+    """
     analysis = analysis or analyze(graph)
+    if flat and has_composites(graph):
+        try:
+            graph, _ = expand_graph(graph, analysis)
+        except ExpandError:
+            pass  # the block's error is in the diagnostics; keep its single row
+        else:
+            analysis = analyze(graph)
     rows = []
     kinds = graph.kinds
     for nid in analysis.order:
@@ -116,6 +133,8 @@ def summarize(graph: Graph, analysis: Analysis | None = None,
         except Exception:  # a bad param must not break the table
             label = node.kind
         weights, formula = _weights_formula(info.weights)
+        if is_composite(spec):  # a block's formula would list every inner tensor
+            formula = "sum over its layers"
         rows.append(Row(
             name=node.label, kind=node.kind, label=label,
             output_shape=info.output_shape, activations=info.activations,
