@@ -60,7 +60,10 @@ class _ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
     """
 
     def on_train_begin(self, logs=None):
-        rate = getattr(self.model.optimizer, "_learning_rate", None)
+        optimizer = self.model.optimizer
+        # Mixed precision wraps the optimizer in a LossScaleOptimizer: look inside.
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+        rate = getattr(optimizer, "_learning_rate", None)
         if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
             raise TrainingConfigError(
                 "Reduce-on-plateau cannot be combined with a learning-rate schedule: "

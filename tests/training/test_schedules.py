@@ -229,6 +229,11 @@ def test_plateau_refuses_a_scheduled_optimizer_in_one_line():
     with pytest.raises(TrainingConfigError, match="cannot be combined") as info:
         _tiny_fit(scheduled, callback, 2)
     assert "\n" not in str(info.value) and "Received:" in str(info.value)
+    # Under mixed precision the optimizer arrives wrapped; still refused up front.
+    wrapped = keras.optimizers.LossScaleOptimizer(
+        build_optimizer(_training("sgd", 0.01, {"name": "cosine"}), 2, 2))
+    with pytest.raises(TrainingConfigError, match="CosineDecay"):
+        _tiny_fit(wrapped, plateau_callback(_training("sgd", 0.01, {"name": "plateau"})), 2)
 
 
 def test_schedule_curve_samples_the_preview_for_plotting():
