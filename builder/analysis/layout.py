@@ -190,14 +190,21 @@ def _coordinates(layers: list[list[Hashable]], pred: dict, succ: dict,
             desired = []
             weights = []
             for nid in layer:
-                near = [x[n] for n in nbrs[nid]]
+                # A real box follows its real neighbours: the dummies of a skip
+                # edge must not pull the main path sideways (ResNet would drift
+                # right by half a column per block).
+                near = [x[n] for n in nbrs[nid] if not _is_dummy(n)] \
+                    if not _is_dummy(nid) else []
+                near = near or [x[n] for n in nbrs[nid]]
                 if near:
                     near.sort()
                     mid = len(near) // 2
                     desired.append(near[mid] if len(near) % 2 else
                                    (near[mid - 1] + near[mid]) / 2)
-                    # Dummies pull harder, so long edges stay straight.
-                    weights.append(4.0 if _is_dummy(nid) else 1.0)
+                    # Real boxes win over the dummies of a skip edge, which
+                    # give way beside them (and stay straight by following
+                    # each other).
+                    weights.append(1.0 if _is_dummy(nid) else 1000.0)
                 else:
                     desired.append(x[nid])
                     weights.append(0.1)

@@ -85,3 +85,18 @@ def test_cycles_unknown_ids_and_self_loops_do_not_break_it():
 def test_empty_graph():
     layout = layered_layout([], [])
     assert layout.positions == {} and layout.width == 0 and layout.height == 0
+
+
+def test_stacked_residual_blocks_keep_the_main_path_straight():
+    # 30 identity blocks: x -> a -> b -> c -> add(x, c). The shortcuts' dummies
+    # must give way, not push the main path sideways block after block.
+    nodes, edges, x = [("in", 160, 50)], [], "in"
+    for k in range(30):
+        a, b, c, add = (f"a{k}", f"b{k}", f"c{k}", f"add{k}")
+        nodes += [(n, 160, 50) for n in (a, b, c, add)]
+        edges += [(x, a), (a, b), (b, c), (c, add), (x, add)]
+        x = add
+    layout = layered_layout(nodes, edges)
+    xs = [layout.positions[f"add{k}"][0] for k in range(30)]
+    assert max(xs) - min(xs) < 5
+    assert layout.width < 3 * 160

@@ -189,11 +189,17 @@ class GraphScene(QGraphicsScene):
                          params_line(info), severity, "\n".join(tip))
         shapes = info.output_shapes
         names = [p.name for p in spec.outputs]
+        labelled = set()
         for edge_item in item.edges:
             if edge_item.src is item:
                 port = edge_item.edge.src_port
                 k = names.index(port) if port in names else 0
-                edge_item.set_label(shape_text(shapes[k]) if k < len(shapes) else "?")
+                text = shape_text(shapes[k]) if k < len(shapes) else "?"
+                edge_item.setToolTip(f"{edge_item.edge.src} → {edge_item.edge.dst}: {text}")
+                # One label per output port: a fork's edges carry the same tensor,
+                # and labels side by side would overlap.
+                edge_item.set_label("" if port in labelled else text)
+                labelled.add(port)
 
     # -- geometry --------------------------------------------------------------
 

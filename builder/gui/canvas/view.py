@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from builder.core import GraphError
-from builder.gui import edits
+from builder.gui import edits, style
 from builder.gui.canvas.interactions import (
     Interaction,
     MoveNodesInteraction,
@@ -93,9 +93,14 @@ class CanvasView(QGraphicsView):
         self.scale(scale, scale)
         if fit >= scale:
             self.centerOn(rect.center())
-        else:  # too tall to fit readably: start at the top, centred across
+        else:  # too big to fit readably: start at the top, on the first nodes
             height = view.height() / scale
-            self.centerOn(QPointF(rect.center().x(), rect.top() - 30 + height / 2))
+            top = [it for it in self.scene().nodes.values()
+                   if it.sceneBoundingRect().intersects(rect)
+                   and it.y() < rect.top() + height]
+            x = (sum(it.sceneBoundingRect().center().x() for it in top) / len(top)
+                 if top else rect.center().x())
+            self.centerOn(QPointF(x, rect.top() - 30 + height / 2))
         self.minimap.update()
 
     def fit_all(self) -> None:
@@ -260,7 +265,16 @@ class Minimap(QWidget):
         pixmap = QPixmap(self.size())
         pixmap.fill(QColor("#f4f5f7"))
         painter = QPainter(pixmap)
-        self._scene.render(painter, self._target, source)
+        # Boxes in their category colours, at least 3 px, so a tall graph
+        # still shows its shape (rendering the scene would draw specks).
+        painter.setPen(Qt.NoPen)
+        for item in self._scene.nodes.values():
+            r = item.sceneBoundingRect()
+            x = self._target.x() + (r.x() - source.x()) * scale
+            y = self._target.y() + (r.y() - source.y()) * scale
+            colour = style.ERROR if item.severity == "error" else item.stripe
+            painter.fillRect(QRectF(x, y, max(r.width() * scale, 3), max(r.height() * scale, 1.5)),
+                             colour)
         painter.end()
         self._pixmap = pixmap
         self.update()
