@@ -25,6 +25,7 @@ from builder.core.project import dumps_project  # noqa: E402
 
 import classic  # noqa: E402
 import imagenet2012 as inet  # noqa: E402
+import resnets  # noqa: E402
 
 #: file stem -> function building the template
 TEMPLATES = {
@@ -39,6 +40,19 @@ TEMPLATES = {
     "vgg13": lambda: inet.vgg("B"),
     "vgg16c": lambda: inet.vgg("C"),
     "vgg19": lambda: inet.vgg("E"),
+    "resnet18": lambda: resnets.resnet(18, use_bias=False),
+    "resnet34": lambda: resnets.resnet(34, use_bias=False),
+    "resnet50": lambda: resnets.resnet(50, use_bias=True),
+    "resnet101": lambda: resnets.resnet(101, use_bias=True),
+    "resnet152": lambda: resnets.resnet(152, use_bias=True),
+    "plain18": lambda: resnets.plain(18),
+    "plain34": lambda: resnets.plain(34),
+    **{f"cifar_resnet{d}": (lambda d=d: resnets.cifar_resnet(d)) for d in (20, 32, 44, 56, 110)},
+    **{f"cifar_plain{d}": (lambda d=d: resnets.cifar_plain(d)) for d in (20, 32, 44, 56, 110)},
+    "resnet50_v2": resnets.resnet50_v2,
+    "se_resnet50": resnets.se_resnet50,
+    "resnext50_32x4d": resnets.resnext50,
+    "wrn_28_10": resnets.wrn_28_10,
 }
 
 #: Shipped templates written by hand before the generator; build() still knows
