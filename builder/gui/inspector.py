@@ -26,6 +26,15 @@ from builder.gui import edits
 from builder.gui.text import parse_value, shape_text, value_text
 
 _INT_MAX = 2 ** 31 - 1
+_TEXT_TYPES = {"int", "float", "str", "int_or_pair", "padding", "shape", "int_list",
+               "str_list", "cropping", "float_list", "params"}
+
+
+def _summary(value) -> str:
+    if isinstance(value, dict) and isinstance(value.get("nodes"), list):
+        return f"{len(value['nodes'])} layers inside (expand to edit them)"
+    text = repr(value)
+    return text if len(text) < 80 else text[:77] + "…"
 _BAD = "QLineEdit { background: #fdecea; }"
 
 
@@ -117,6 +126,12 @@ class Inspector(QScrollArea):
             box.activated.connect(lambda i, k=key, b=box: (self._set(k, b.itemData(i)),
                                                           self._seal()))
             return box
+        if param.type not in _TEXT_TYPES:
+            # A kind's structured param (a Group's sub-graph): shown, not typed.
+            shown = QLabel(_summary(value))
+            shown.setWordWrap(True)
+            shown.setStyleSheet("color: #69727d;")
+            return shown
         line = QLineEdit(value_text(value))
         if param.optional:
             line.setPlaceholderText("none")

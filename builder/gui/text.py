@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from builder.analysis.summary import short
@@ -32,6 +33,8 @@ def value_text(value: Any) -> str:
     """A param value as the inspector's text fields show it."""
     if value is None:
         return ""
+    if isinstance(value, dict):
+        return json.dumps(value)
     if isinstance(value, (list, tuple)):
         if value and isinstance(value[0], (list, tuple)):
             return ", ".join("x".join(str(v) for v in inner) for inner in value)
@@ -61,6 +64,16 @@ def parse_value(text: str, kind: str, optional: bool = False) -> Any:
         return int(text)
     if kind == "str":
         return text
+    if kind == "params":
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"Expected JSON such as {{\"filters\": 64}}. Received: {text}") from exc
+        if not isinstance(value, dict):
+            raise ValueError(f"Expected a JSON object. Received: {text}")
+        return value
+    if kind == "float_list":
+        return [float(p) for p in text.replace("[", "").replace("]", "").split(",") if p.strip()]
     if kind == "padding" and text.strip("'\"") in ("same", "valid"):
         return text.strip("'\"")
     if kind == "str_list":

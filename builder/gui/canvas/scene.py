@@ -107,8 +107,7 @@ class GraphScene(QGraphicsScene):
         node = graph.nodes[node_id]
         spec = graph.kinds.get(node.kind)
         item = NodeItem(node_id, spec.category, spec.inputs, spec.outputs)
-        item.composite = bool(getattr(spec, "composite", False) or
-                              getattr(spec, "subgraph", None))
+        item.composite = getattr(spec, "expand", None) is not None  # a block of layers
         item.setPos(*(node.pos if node.pos is not None else self._free_spot(node_id)))
         self.addItem(item)
         self.nodes[node_id] = item
