@@ -136,9 +136,10 @@ def _convert(document: dict[str, Any], source: str) -> Imported:
             f"Expected a functional or Sequential Keras model. Received: "
             f"{document.get('class_name')} from module '{document.get('module')}' "
             f"(subclassed models have no graph to import)")
-    if not walker.problems:
-        outputs = walker.model(document, None)
-        walker.add_outputs(outputs, document["config"])
+    # Walking reads data only, so it runs even after the vetting found problems:
+    # the error then names every layer that cannot be represented, not the first.
+    outputs = walker.model(document, None)
+    walker.add_outputs(outputs, document["config"])
     if walker.problems:
         items = list(walker.problems.values())
         count = f"{len(items)} layer{'s' if len(items) != 1 else ''}"
@@ -218,8 +219,6 @@ class _Walker:
             if layers and _is_input_layer(layers[0]):
                 layers.pop(0)
         for layer in layers:
-            if x is None:
-                break
             shape = (layer.get("build_config") or {}).get("input_shape")
             x = self.layer(layer, [x], [tuple(shape)] if shape else None)[0]
         return [x]
@@ -278,17 +277,19 @@ class _Walker:
             self.problem(name, f"{_describe(layer)} is called with {extra}, which a "
                                f"graph cannot hold")
             feeds.append(None)
-        if any(f is None for f in feeds):
-            tensors[(name, 0, 0)] = None
-            return True
         shapes = _arg_shapes(calls[0])
         outs = self.layer(layer, feeds, shapes)
         for i, out in enumerate(outs):
             tensors[(name, 0, i)] = out
         return True
 
-    def layer(self, layer: dict, feeds: list[str], shapes) -> list[str | None]:
-        """Adds a (non-input) layer entry fed by ``feeds``; returns its outputs."""
+    def layer(self, layer: dict, feeds: list[str | None], shapes) -> list[str | None]:
+        """Adds a (non-input) layer entry fed by ``feeds``; returns its outputs.
+
+        A feed of ``None`` comes from a layer that could not be represented: the
+        layer is still converted, so that its own problems are reported too, but
+        adds no node.
+        """
         name = _layer_name(layer)
         module, class_name = layer.get("module"), layer.get("class_name")
         if (module, class_name) in MODEL_CLASSES:
@@ -299,6 +300,8 @@ class _Walker:
         except Unsupported as exc:
             where = "" if module in ("keras.layers", None) else f" from module '{module}'"
             self.problem(name, f"{class_name} '{name}'{where} ({exc})")
+            return [None]
+        if any(f is None for f in feeds):
             return [None]
         ports = CATALOG.get(kind).inputs
         if len(feeds) > 1 and not (ports and ports[0].multiple):

@@ -424,6 +424,8 @@ def convert_layer(module: str | None, class_name: str, config: dict[str, Any],
             options the catalogue cannot hold; the message says which.
     """
     converter = CONVERTERS.get((module or "", class_name))
+    if converter is None and module in (_CUSTOM_MODULE, "keras.layers"):
+        converter = _generic_converter(class_name)
     if converter is None:
         raise Unsupported("no catalogue kind for this class")
     reader = _Reader(config, input_shapes, warnings, where)
@@ -435,6 +437,36 @@ def convert_layer(module: str | None, class_name: str, config: dict[str, Any],
     if problems:
         raise Unsupported("; ".join(f"{field} {message}" for field, message in problems))
     return kind, full
+
+
+def _generic_converter(class_name: str) -> Converter | None:
+    """A converter for a layer class that a kind maps to one to one.
+
+    Kinds whose Keras mapping is a single ``LayerCall`` of ``class_name`` with
+    their params as its kwargs (ChannelPad, Average) need no hand-written inverse:
+    read the params off the config, then check that the kind maps them back to
+    the same kwargs.
+    """
+    for spec in CATALOG:
+        if spec.kind in ("Input", "Output"):
+            continue
+        try:
+            calls = spec.keras(spec.defaults())
+        except Exception:  # composites compile through their expansion
+            continue
+        names = [p.name for p in spec.params]
+        if len(calls) != 1 or calls[0].class_name != class_name or \
+                sorted(calls[0].kwargs) != sorted(names):
+            continue
+
+        def convert(r, spec=spec, names=names):
+            params = {name: _plain(r.get(name)) for name in names}
+            (call,) = spec.keras({**spec.defaults(), **params})
+            if _plain(call.kwargs) != params:
+                raise Unsupported(f"its config does not map back to {spec.kind}")
+            return spec.kind, params
+        return convert
+    return None
 
 
 def is_supported(module: str | None, class_name: str) -> bool:
