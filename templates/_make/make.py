@@ -25,6 +25,7 @@ from builder.core.project import dumps_project  # noqa: E402
 
 import classic  # noqa: E402
 import imagenet2012 as inet  # noqa: E402
+import multibranch as mb  # noqa: E402
 import resnets  # noqa: E402
 
 #: file stem -> function building the template
@@ -53,6 +54,12 @@ TEMPLATES = {
     "se_resnet50": resnets.se_resnet50,
     "resnext50_32x4d": resnets.resnext50,
     "wrn_28_10": resnets.wrn_28_10,
+    "googlenet": mb.googlenet,
+    "inception_v3": mb.inception_v3,
+    "densenet121": mb.densenet121,
+    "squeezenet1_0": lambda: mb.squeezenet("1.0"),
+    "squeezenet1_1": lambda: mb.squeezenet("1.1"),
+    "fractalnet_small": mb.fractalnet_small,
 }
 
 #: Shipped templates written by hand before the generator; build() still knows
