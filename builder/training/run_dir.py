@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.core.project import Project, atomic_write, dumps_project
+from builder.training.datasets.prepare import check_spec
 from builder.training.errors import TrainingError
 from builder.training.run_config import resolve_run
 
@@ -90,6 +91,7 @@ def resolve_config(project: Project, training: dict[str, Any] | None = None,
     optimizer = check_training({k: merged_training[k] for k in ("optimizer", "schedule")
                                 if k in merged_training})
     run = resolve_run(merged_training)
+    check_spec(merged_dataset)
     return {"name": project.name, "training": {**optimizer, **run},
             "dataset": merged_dataset,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

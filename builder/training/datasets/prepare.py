@@ -85,9 +85,26 @@ def resolve_name(spec: dict[str, Any]) -> str:
 
 def dataset_spec(value: str) -> dict[str, Any]:
     """A spec from a command-line word: a built-in name or a file path."""
-    if value in sources.BUILTIN and not Path(value).exists():
-        return {"name": value}
-    return {"path": value}
+    path = Path(value)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return {"path": value}
+    return {"name": value}  # a bare word: a set's name (unknown ones are refused)
+
+
+def check_spec(spec: dict[str, Any]) -> str:
+    """Checks a spec without loading anything; returns the source's name.
+
+    Raises:
+        DatasetError: an unknown name or setting, or a path that does not exist.
+    """
+    unknown = sorted(set(spec) - SPEC_KEYS)
+    if unknown:
+        raise DatasetError(f"Unknown dataset setting(s) {unknown}. Expected: "
+                           f"{', '.join(sorted(SPEC_KEYS))}")
+    name = resolve_name(spec)
+    if name in ("npz", "folder", "csv"):
+        sources._path(spec)
+    return name
 
 
 def load_dataset(spec: dict[str, Any], input_shape: Sequence[int | None] | None = None,
@@ -106,11 +123,7 @@ def load_dataset(spec: dict[str, Any], input_shape: Sequence[int | None] | None 
         DatasetError: a source that cannot be read, or data that does not fit
             the model (the message says how to make it fit).
     """
-    unknown = sorted(set(spec) - SPEC_KEYS)
-    if unknown:
-        raise DatasetError(f"Unknown dataset setting(s) {unknown}. Expected: "
-                           f"{', '.join(sorted(SPEC_KEYS))}")
-    name = resolve_name(spec)
+    name = check_spec(spec)
     raw = sources.BUILTIN[name](dict(spec, name=name))
     notes: list[str] = []
     x_train, y_train, x_val, y_val = prepare_arrays(name, spec, raw, input_shape, notes)
