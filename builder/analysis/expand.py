@@ -273,7 +273,8 @@ def _emit(flat: Graph, origin: dict, label: str, spec: BlockSpec, params: dict,
     local: dict[tuple[str, str], tuple[str, str]] = {}
     for node in sub.nodes:
         fid = f"{prefix}/{node.id}"
-        fname = f"{name}/{node.id}" if name else None
+        inner_label = node.name or node.id
+        fname = f"{name or prefix}/{inner_label}" if (name or node.name) else None
         node_spec = _spec(node.kind)
         node_feeds = []
         for edge in sub.incoming[node.id]:

@@ -245,13 +245,17 @@ def _min_inputs(spec: BlockSpec) -> int:
     n = _MIN_INPUTS.get(spec.kind)
     if n is None:
         ports = spec.inputs
-        n = _MIN_INPUTS[spec.kind] = 0 if not ports else (
-            2 if ports[0].multiple else len(ports))
+        n = _MIN_INPUTS[spec.kind] = getattr(spec, "min_inputs", None) or (
+            0 if not ports else (2 if ports[0].multiple else len(ports)))
     return n
 
 
 def _missing_inputs(info: NodeInfo, spec: BlockSpec, connected: int) -> NodeInfo:
-    if spec.inputs[0].multiple:
+    if getattr(spec, "min_inputs", None):
+        message = (f"{spec.kind} needs at least {spec.min_inputs} input"
+                   f"{'s' if spec.min_inputs != 1 else ''}. Received: {connected}")
+        fix = "Connect the tensors it takes, in order."
+    elif spec.inputs[0].multiple:
         message = (f"{spec.kind} merges two or more tensors. Received: {connected} "
                    f"input{'s' if connected != 1 else ''}")
         fix = "Connect the branches to merge to it."

@@ -4,6 +4,7 @@ inception, SE, dense, fire, stages, ...). See :mod:`.base` for the mechanism and
 
 from builder.blocks.composites import (
     dense_fire,
+    group,
     inception,
     inception_v3,
     layers,
@@ -27,7 +28,7 @@ LAYER_SPECS = layers.SPECS
 
 #: Every composite kind.
 SPECS = (*residual.SPECS, *squeeze.SPECS, *inception.SPECS, *inception_v3.SPECS,
-         *dense_fire.SPECS, *stage.SPECS)
+         *dense_fire.SPECS, *stage.SPECS, *group.SPECS)
 
 __all__ = ["CompositeSpec", "InnerEdge", "InnerNode", "LAYER_SPECS", "SPECS", "Sub",
            "SubGraph", "composite", "expansion", "is_composite"]

@@ -35,6 +35,7 @@ class InnerNode:
     id: str
     kind: str
     params: dict[str, Any]
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class SubGraph:
     def to_dict(self) -> dict[str, Any]:
         """The sub-graph as JSON-able data (the form a Group node stores)."""
         return {
-            "nodes": [{"id": n.id, "kind": n.kind, "params": copy.deepcopy(n.params)}
+            "nodes": [{"id": n.id, "kind": n.kind, "params": copy.deepcopy(n.params),
+                       **({"name": n.name} if n.name is not None else {})}
                       for n in self.nodes],
             "edges": [_edge_dict(e) for e in self.edges],
             "outputs": {port: [nid, p] for port, (nid, p) in self.outputs.items()},
@@ -162,10 +164,13 @@ class CompositeSpec(BlockSpec):
             incoming edge.
         uses_shapes: whether ``expand`` reads ``input_shapes`` (else the
             expansion is shared by every input shape).
+        min_inputs: fewest edges the node needs (default: the ports' rule,
+            two for a multiple port); a Group takes one or more.
     """
 
     expand: Callable[[dict, Sequence[tuple]], SubGraph] | None = None
     uses_shapes: bool = False
+    min_inputs: int | None = None
 
 
 def _analysed_by_expansion(p, ins, notes):
@@ -182,12 +187,12 @@ def _compiled_by_expansion(p):
 def composite(kind: str, doc: str, params: Sequence[Param],
               expand: Callable[[dict, Sequence[tuple]], SubGraph],
               label: Callable[[dict], str], inputs=IN, outputs=OUT,
-              uses_shapes: bool = False) -> CompositeSpec:
+              uses_shapes: bool = False, min_inputs: int | None = None) -> CompositeSpec:
     """Declares a composite kind (see the module docstring)."""
     return CompositeSpec(kind=kind, category=CATEGORY, doc=doc, params=tuple(params),
                          shape=_analysed_by_expansion, keras=_compiled_by_expansion,
                          label=label, inputs=inputs, outputs=outputs, expand=expand,
-                         uses_shapes=uses_shapes)
+                         uses_shapes=uses_shapes, min_inputs=min_inputs)
 
 
 def is_composite(spec: BlockSpec) -> bool:

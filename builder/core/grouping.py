@@ -1,0 +1,188 @@
+"""Group selected nodes into one block, and ungroup it, as undoable commands.
+
+Both build a :class:`~builder.core.commands.Macro` of the ordinary commands
+(remove nodes, add a node, connect), so undo restores the identical graph:
+same ids, params, node order and edge order. The group node is of kind
+``"Group"`` and keeps the grouped layers as data in its ``graph`` param (the
+form :class:`builder.blocks.composites.base.SubGraph` reads), so a project
+saves and loads it like any node. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Iterable
+
+from builder.core.commands import AddNode, Command, Connect, Macro, RemoveNode
+from builder.core.errors import GraphError
+from builder.core.graph import Graph
+
+GROUP_KIND = "Group"
+
+
+class GroupError(GraphError):
+    """A selection that cannot become (or a node that is not) a group."""
+
+
+def _edge_dict(src: str, src_port: str, dst: str, dst_port: str) -> dict:
+    entry = {"from": src, "to": dst}
+    if src_port != "out":
+        entry["from_port"] = src_port
+    if dst_port != "in":
+        entry["to_port"] = dst_port
+    return entry
+
+
+def group_command(graph: Graph, node_ids: Iterable[str], *, group_id: str | None = None,
+                  title: str = "group") -> Macro:
+    """The (unexecuted) command that replaces ``node_ids`` by one Group node.
+
+    The group's inputs are the distinct tensors entering the selection, in the
+    order their edges appear; its output is the one tensor leaving it.
+
+    Args:
+        graph: the document.
+        node_ids: the selection.
+        group_id: the group node's id; a fresh ``group_N`` when omitted.
+        title: the group's title param.
+
+    Returns:
+        A :class:`Macro` to push on the history; ``macro.group_id`` names the node.
+
+    Raises:
+        GroupError: for an empty selection, unknown ids, an Input or Output in
+            it, more than one tensor leaving it, or a selection that a path
+            leaves and re-enters (grouping it would close a cycle).
+    """
+    wanted = list(dict.fromkeys(node_ids))
+    if not wanted:
+        raise GroupError("Select at least one node to group. Received: none")
+    for nid in wanted:
+        graph.node(nid)  # UnknownNodeError
+    selected = set(wanted)
+    order = [nid for nid in graph.topological_order() if nid in selected]
+    for nid in order:
+        ins, outs = graph.kinds.ports(graph.nodes[nid].kind)
+        if not ins or not outs:
+            raise GroupError(
+                f"A group holds layers between inputs and outputs; Input and Output "
+                f"nodes stay outside. Received: '{nid}' ({graph.nodes[nid].kind})")
+    entering = [e for e in graph.edges if e.dst in selected and e.src not in selected]
+    leaving = [e for e in graph.edges if e.src in selected and e.dst not in selected]
+    for e in leaving:
+        if graph.descendants(e.dst) & selected:
+            raise GroupError(
+                f"'{e.dst}' is fed by the selection and feeds it again, so grouping "
+                f"would close a cycle. Received: a selection without '{e.dst}'")
+    exits = list(dict.fromkeys((e.src, e.src_port) for e in leaving))
+    if len(exits) > 1:
+        names = ", ".join(f"'{s}'" if p == "out" else f"'{s}:{p}'" for s, p in exits)
+        raise GroupError(f"A group has one output, so one tensor may leave the "
+                         f"selection. Received: {len(exits)} ({names})",)
+    if not exits:
+        exits = [(order[-1], graph.output_ports(order[-1])[0].name)]
+    sources = list(dict.fromkeys((e.src, e.src_port) for e in entering))
+    gid = group_id or graph.new_id(GROUP_KIND)
+    if gid in graph.nodes and gid not in selected:
+        raise GroupError(f"Node ids must be unique. Received: '{gid}', already taken")
+
+    nodes = []
+    for nid in order:
+        node = graph.nodes[nid]
+        entry = {"id": nid, "kind": node.kind, "params": copy.deepcopy(node.params)}
+        if node.name is not None:
+            entry["name"] = node.name
+        nodes.append(entry)
+    edges = []
+    for e in graph.edges:  # edge order is input order on multiple ports: keep it
+        if e.dst in selected:
+            src = e.src if e.src in selected else f"@in:{sources.index((e.src, e.src_port))}"
+            edges.append(_edge_dict(src, e.src_port if e.src in selected else "out",
+                                    e.dst, e.dst_port))
+    sub = {"nodes": nodes, "edges": edges, "outputs": {"out": list(exits[0])}}
+
+    children: list[Command] = [RemoveNode(graph, nid) for nid in order]
+    first_index = min(list(graph.nodes).index(nid) for nid in order)
+    positions = [graph.nodes[n].pos for n in order if graph.nodes[n].pos is not None]
+    pos = (sum(p[0] for p in positions) / len(positions),
+           sum(p[1] for p in positions) / len(positions)) if positions else None
+    children.append(AddNode(graph, GROUP_KIND, {"graph": sub, "title": title}, id=gid,
+                            pos=pos, index=first_index))
+    # Outgoing edges go back where the old ones were in the edge order, so a merge
+    # downstream keeps its input order.
+    survivors = {e for e in graph.edges if e.src not in selected and e.dst not in selected}
+    placed = 0
+    for i, e in enumerate(graph.edges):
+        if e.src in selected and e.dst not in selected:
+            before = sum(1 for x in graph.edges[:i] if x in survivors) + placed
+            children.append(Connect(graph, gid, e.dst, "out", e.dst_port, index=before))
+            placed += 1
+    for src, port in sources:
+        children.append(Connect(graph, src, gid, port, "in"))
+    macro = Macro(f"Group {len(order)} node{'s' if len(order) != 1 else ''}", children)
+    macro.group_id = gid
+    return macro
+
+
+def ungroup_command(graph: Graph, group_id: str) -> Macro:
+    """The (unexecuted) command that replaces Group node ``group_id`` by its layers.
+
+    Inner nodes keep their ids where free (so group-then-ungroup restores them),
+    else get ``<group id>/<inner id>``; they take the group's place in the node
+    order, and the group's edges are rewired to them in the same edge positions.
+
+    Raises:
+        GroupError: if the node is not a Group or its sub-graph is malformed.
+    """
+    node = graph.node(group_id)
+    if node.kind != GROUP_KIND:
+        raise GroupError(f"Only a Group can be ungrouped. Received: '{group_id}' "
+                         f"({node.kind})")
+    sub = node.params.get("graph")
+    try:
+        inner_nodes = list(sub["nodes"])
+        inner_edges = list(sub.get("edges", []))
+        out_id, out_port = sub["outputs"]["out"]
+    except (TypeError, KeyError, ValueError) as exc:
+        raise GroupError(f"Group '{group_id}' has a malformed 'graph' param. Received: "
+                         f"{type(exc).__name__}: {exc}") from None
+    taken = set(graph.nodes) - {group_id}
+    ids: dict[str, str] = {}
+    for entry in inner_nodes:
+        local = entry["id"]
+        new = local if local not in taken else f"{group_id}/{local}"
+        n = 2
+        while new in taken:
+            new, n = f"{group_id}/{local}_{n}", n + 1
+        ids[local] = new
+        taken.add(new)
+    feeds = graph.in_edges(group_id)  # ordered: input i is the i-th
+    index = list(graph.nodes).index(group_id)
+    children: list[Command] = [RemoveNode(graph, group_id)]
+    for k, entry in enumerate(inner_nodes):
+        children.append(AddNode(graph, entry["kind"], entry.get("params"),
+                                id=ids[entry["id"]], name=entry.get("name"),
+                                pos=node.pos, index=index + k))
+    # Consumers of the group first, at the positions its edges had (minus the
+    # group's own incoming edges that precede them, which are gone).
+    out_edges = [(i, e) for i, e in enumerate(graph.edges) if e.src == group_id]
+    for i, e in out_edges:
+        before = sum(1 for x in graph.edges[:i] if x.src != group_id and x.dst != group_id)
+        before += sum(1 for j, _ in out_edges if j < i)
+        children.append(Connect(graph, ids[out_id], e.dst, out_port, e.dst_port,
+                                index=before))
+    for entry in inner_edges:
+        src = entry["from"]
+        if src.startswith("@"):
+            k = int(src.partition(":")[2] or 0)
+            if k >= len(feeds):
+                continue  # an input the group was never given
+            children.append(Connect(graph, feeds[k].src, ids[entry["to"]],
+                                    feeds[k].src_port, entry.get("to_port", "in")))
+        else:
+            children.append(Connect(graph, ids[src], ids[entry["to"]],
+                                    entry.get("from_port", "out"),
+                                    entry.get("to_port", "in")))
+    macro = Macro(f"Ungroup {node.label}", children)
+    macro.node_ids = [ids[e["id"]] for e in inner_nodes]
+    return macro
