@@ -54,6 +54,12 @@ CASES = [
          params={"filters": 2, "use_bias": True}, first={"strides": 2}),
     case("Stage", (8, 8, 4), block="PreactBottleneck", blocks=2,
          params={"filters": 2}, first={"shortcut": "projection"}, last={"strides": 2}),
+    case("Group", (6, 6, 3), (6, 6, 4), title="two inputs", graph={
+        "nodes": [{"id": "c", "kind": "Conv2D", "params": {"filters": 4}, "name": "conv"},
+                  {"id": "a", "kind": "Add", "params": {}}],
+        "edges": [{"from": "@in:0", "to": "c"}, {"from": "@in:1", "to": "a"},
+                  {"from": "c", "to": "a"}],
+        "outputs": {"out": ["a", "out"]}}),
     case("ConvPattern", (16, 16, 3), n=2, m=2, k=1, filters=4, units=8, classes=3),
 ]
 
