@@ -13,10 +13,14 @@ from pathlib import Path
 DEFAULT_TEMPLATES = ("lenet", "vgg16")
 
 
+def _headless() -> bool:
+    return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                     or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def application():
     """The QApplication (created once; offscreen when there is no display)."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
-                                                 or os.environ.get("WAYLAND_DISPLAY")):
+    if _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -81,6 +85,11 @@ def run(project: str | None = None, screenshot_path: str | None = None) -> int:
         The exit status.
     """
     pictures = screenshot_path is not None
+    if not pictures and _headless() and not os.environ.get("QT_QPA_PLATFORM"):
+        print("builder gui: no display found (DISPLAY is not set). Use --screenshot PNG "
+              "to draw the window headless, or set QT_QPA_PLATFORM=offscreen.",
+              file=sys.stderr)
+        return 2
     # Screenshots use the default layout, and never touch the user's saved one.
     app, window = open_window(project, offer_recovery=not pictures,
                               remember_layout=not pictures)

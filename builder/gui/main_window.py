@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -19,15 +19,16 @@ from PySide6.QtWidgets import (
 )
 
 import builder
-from builder.core import BuilderError, GraphError
+from builder.core import BuilderError
 from builder.core.project import Project
-from builder.gui import edits, files, style
+from builder.gui import blocks, edits, files, style
 from builder.gui.canvas.scene import GraphScene
 from builder.gui.canvas.view import CanvasView
 from builder.gui.code_view import CodeView
 from builder.gui.document import Document
 from builder.gui.inspector import Inspector
 from builder.gui.palette import Palette, TemplateGallery
+from builder.gui.window_edits import EditingMixin
 from builder.gui.summary_panel import SummaryPanel
 from builder.gui.text import count_text
 from builder.analysis.summary import binary_size
@@ -50,7 +51,7 @@ def prepare(document: Document, scene_size=None) -> object | None:
     return None
 
 
-class MainWindow(QMainWindow):
+class MainWindow(EditingMixin, QMainWindow):
     """One document in a window.
 
     Args:
@@ -156,6 +157,12 @@ class MainWindow(QMainWindow):
         a["zoom_out"] = self._action("Zoom &out", lambda: self.view.set_zoom(
             self.view.zoom() / 1.25), QKeySequence.ZoomOut)
         a["layout"] = self._action("Auto-&layout", self.auto_layout, "Ctrl+L")
+        a["expand"] = self._action("E&xpand block", self.expand_block, "Ctrl+E",
+                                   "Show the layers of the selected block in place")
+        a["collapse"] = self._action("C&ollapse block", self.collapse_block, "Ctrl+Shift+E",
+                                     "Fold an expanded block's layers back into one block")
+        a["group"] = self._action("&Group into a block", self.group_selection, "Ctrl+G")
+        a["ungroup"] = self._action("U&ngroup", self.ungroup, "Ctrl+Shift+G")
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         for key in ("new", "open"):
@@ -167,7 +174,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(a["quit"])
         edit_menu = menus.addMenu("&Edit")
         for key in ("undo", "redo", None, "copy", "paste", "duplicate", "delete", None,
-                    "select_all", "find"):
+                    "select_all", "find", None, "group", "ungroup", "expand", "collapse"):
             edit_menu.addSeparator() if key is None else edit_menu.addAction(a[key])
         view_menu = menus.addMenu("&View")
         for key in ("frame", "fit", "zoom_in", "zoom_out", None, "layout"):
@@ -201,6 +208,8 @@ class MainWindow(QMainWindow):
             self.view = CanvasView(self.scene)
             self.setCentralWidget(self.view)
             self.view.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            self.view.node_menu = self._node_menu
+            self.view.node_activated.connect(self.expand_block)
         else:
             self.view.set_scene(self.scene)
         if old_scene is not None:
@@ -384,84 +393,17 @@ class MainWindow(QMainWindow):
             path.unlink(missing_ok=True)
         return recovered
 
-    # -- editing -----------------------------------------------------------------
-
-    def insert_after_selection(self, kind: str) -> str | None:
-        """Enter in the palette search: the kind goes after the selected node."""
-        selected = self.scene.selected_ids()
-        after = edits.selected_after(selected)
-        if after is not None:
-            item = self.scene.nodes[after]
-            pos = QPointF(item.x() + item.width / 2,
-                          item.y() + item.height * 1.5 + style.V_GAP)
-        else:
-            pos = self.view.mapToScene(self.view.viewport().rect().center())
-        return self.view.drop_kind(kind, pos)
-
-    def delete_selection(self) -> None:
-        """Delete: the selected nodes, or else the selected connections."""
-        ids = self.scene.selected_ids()
-        if ids:
-            edits.delete_nodes(self.document.history, ids)
-        else:
-            from builder.gui.canvas.items import EdgeItem
-
-            chosen = [it.edge for it in self.scene.selectedItems() if isinstance(it, EdgeItem)]
-            edits.delete_edges(self.document.history, chosen)
-
-    def copy(self) -> None:
-        """Ctrl+C: the selected nodes as JSON text on the clipboard."""
-        ids = self.scene.selected_ids()
-        if ids:
-            QGuiApplication.clipboard().setText(edits.copy_nodes(self.document.history, ids))
-
-    def paste(self) -> list[str]:
-        """Ctrl+V: the clipboard's nodes, selected afterwards."""
-        try:
-            ids = edits.paste_nodes(self.document.history, QGuiApplication.clipboard().text())
-        except GraphError as exc:
-            self.show_error(str(exc))
-            return []
-        self.scene.select(ids)
-        return ids
-
-    def duplicate(self) -> list[str]:
-        """Ctrl+D."""
-        ids = edits.duplicate_nodes(self.document.history, self.scene.selected_ids())
-        self.scene.select(ids)
-        return ids
-
-    def select_all(self) -> None:
-        """Ctrl+A."""
-        self.scene.select(self.document.graph.nodes)
-
-    def focus_find(self) -> None:
-        """Ctrl+F: the find box."""
-        self.find_box.setFocus()
-        self.find_box.selectAll()
-
-    def find(self, text: str) -> list[str]:
-        """Selects and frames the nodes whose id, name, kind or label contains ``text``."""
-        text = text.strip().lower()
-        if not text:
-            return []
-        hits = [nid for nid, item in self.scene.nodes.items()
-                if text in nid.lower() or text in item.label.lower()
-                or text in self.document.graph.nodes[nid].kind.lower()
-                or text in item.caption.lower()]
-        self.scene.select(hits)
-        if hits:
-            self.view.frame_selection()
-        self.statusBar().showMessage(f"{len(hits)} layer(s) match '{text}'", 5000)
-        return hits
-
-    def auto_layout(self) -> None:
-        """Ctrl+L: a layered layout, as one undo step."""
-        layout = edits.auto_layout(self.document.history, self.scene.node_size,
-                                   style.H_GAP, style.V_GAP)
-        self.scene.set_routes(layout)
-        self.view.update_scene_rect()
-        self.view.fit_all()
+    def _node_menu(self, menu, node_id: str) -> None:
+        # The canvas' right-click menu: block operations first where they apply.
+        a = self.actions_by_name
+        if blocks.is_block(self.document.history, node_id):
+            menu.addAction(a["expand"])
+        if blocks.SEP in node_id:
+            menu.addAction(a["collapse"])
+        menu.addAction(a["group"])
+        menu.addSeparator()
+        for key in ("copy", "duplicate", "delete", "frame"):
+            menu.addAction(a[key])
 
     # -- following the document ------------------------------------------------------
 

@@ -29,9 +29,14 @@ class CanvasView(QGraphicsView):
 
     Signals:
         message: a one-line report for the status bar (a refused connection).
+        node_activated: a node was double-clicked (blocks expand).
+
+    Attributes:
+        node_menu: ``(menu, node_id) -> None`` filling a node's context menu.
     """
 
     message = Signal(str)
+    node_activated = Signal(str)
 
     def __init__(self, scene: GraphScene, parent=None):
         super().__init__(scene, parent)
@@ -43,6 +48,7 @@ class CanvasView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.StrongFocus)
         self._interaction: Interaction | None = None
+        self.node_menu = None
         self.minimap = Minimap(self)
         self.set_scene(scene)
 
@@ -163,6 +169,25 @@ class CanvasView(QGraphicsView):
         if interaction is not None:
             interaction.release(self.mapToScene(event.position().toPoint()), event)
             self.update_scene_rect()
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        item = self.itemAt(event.position().toPoint())
+        if isinstance(item, NodeItem):
+            self.node_activated.emit(item.node_id)
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def contextMenuEvent(self, event) -> None:
+        item = self.itemAt(event.pos())
+        if not isinstance(item, NodeItem) or self.node_menu is None:
+            return
+        if not item.isSelected():
+            self.scene().select([item.node_id])
+        from PySide6.QtWidgets import QMenu
+
+        menu = QMenu(self)
+        self.node_menu(menu, item.node_id)
+        menu.exec(event.globalPos())
 
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_Escape and self._interaction is not None:
