@@ -181,3 +181,31 @@ def test_window_starts_without_tensorflow(tmp_path, isolated_settings):
                                            "QT_QPA_PLATFORM": "offscreen"})
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stderr
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_import_a_keras_model_and_a_refused_one(make_window, tmp_path):
+    keras = pytest.importorskip("keras")
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(5, 3, name="c1")(inputs)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="fc")(x))
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    window = make_window()
+    assert window.import_keras(str(path))
+    graph = window.document.graph
+    assert analyze_params(graph) == model.count_params()
+    assert {n.name or n.id for n in graph.nodes.values()} >= {"c1", "fc"}
+    assert set(window.scene.nodes) == set(graph.nodes)
+    assert all(n.pos is not None for n in graph.nodes.values())  # laid out
+    before = window.document
+    bad = tmp_path / "not_a_model.keras"
+    bad.write_text("this is not a zip")
+    assert not window.import_keras(str(bad))
+    assert window.document is before and window.last_error and "\n" not in window.last_error
+
+
+def analyze_params(graph) -> int:
+    from builder.analysis import analyze
+
+    return analyze(graph).totals.params
