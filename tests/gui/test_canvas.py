@@ -3,8 +3,8 @@ steps (view -> model)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtCore import QByteArray, QEvent, QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -315,3 +315,42 @@ def test_many_thousand_repaints_do_not_crash(make_window, small_project):
     for _ in range(300):
         view.viewport().repaint()
     assert window.isVisible()
+
+
+def test_rubber_band_selects_and_middle_drag_pans(make_window, small_project):
+    window = make_window(small_project)
+    view, scene = window.view, window.scene
+    view.set_zoom(1.0)
+    view.centerOn(scene.nodes["conv"].sceneBoundingRect().center())
+    top_left = scene.nodes["conv"].sceneBoundingRect().topLeft() + QPointF(-30, -20)
+    bottom_right = scene.nodes["relu"].sceneBoundingRect().bottomRight() + QPointF(30, 10)
+    a, b = view.mapFromScene(top_left), view.mapFromScene(bottom_right)
+    QTest.mousePress(view.viewport(), Qt.LeftButton, Qt.NoModifier, a)
+    for k in range(1, 6):
+        QTest.mouseMove(view.viewport(), a + (b - a) * k / 5)
+    QTest.mouseRelease(view.viewport(), Qt.LeftButton, Qt.NoModifier, b)
+    assert scene.selected_ids() == ["conv", "relu"]
+    assert window.inspector.node_id is None  # two selected: no form
+    bar = view.horizontalScrollBar()
+    start = bar.value()
+    centre = view.viewport().rect().center()
+    QTest.mousePress(view.viewport(), Qt.MiddleButton, Qt.NoModifier, centre)
+    move = QMouseEvent(QEvent.MouseMove, QPointF(centre + QPoint(-80, 0)),
+                       QPointF(view.viewport().mapToGlobal(centre + QPoint(-80, 0))),
+                       Qt.NoButton, Qt.MiddleButton, Qt.NoModifier)
+    QApplication.sendEvent(view.viewport(), move)
+    QTest.mouseRelease(view.viewport(), Qt.MiddleButton, Qt.NoModifier, centre + QPoint(-80, 0))
+    assert bar.value() == start + 80
+
+
+def test_the_usual_shortcuts(make_window):
+    window = make_window()
+    keys = {name: [s.toString() for s in action.shortcuts()]
+            for name, action in window.actions_by_name.items()}
+    assert keys["new"] == ["Ctrl+N"] and keys["open"] == ["Ctrl+O"]
+    assert keys["save"] == ["Ctrl+S"] and keys["undo"] == ["Ctrl+Z"]
+    assert "Ctrl+Shift+Z" in keys["redo"]
+    assert (keys["copy"], keys["paste"], keys["duplicate"]) == (["Ctrl+C"], ["Ctrl+V"],
+                                                                ["Ctrl+D"])
+    assert "Del" in keys["delete"] and keys["select_all"] == ["Ctrl+A"]
+    assert keys["find"] == ["Ctrl+F"] and keys["frame"] == ["F"] and keys["fit"] == ["Ctrl+0"]
