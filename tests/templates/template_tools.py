@@ -27,24 +27,51 @@ def generator():
     return sys.modules["template_make"]
 
 
-def output_nodes(graph) -> list[str]:
-    """The Output nodes, in node order (the order of the model's outputs)."""
-    return [n.id for n in graph.nodes.values() if n.kind == "Output"]
+def output_heads(graph) -> list[dict]:
+    """The params of every Output node, inner ones (auxiliary heads) included, in
+    the order of the compiled model's outputs."""
+    from builder.analysis.expand import expand_graph
+
+    flat, _ = expand_graph(graph)
+    return [n.params for n in flat.nodes.values() if n.kind == "Output"]
 
 
-def head_dense(graph) -> list[str]:
-    """The Dense nodes that end a head: followed (maybe via activations) by Output."""
+#: Layers between a head's classifier and its Output that keep the class count.
+_PASS_THROUGH = {"Softmax", "Activation", "GlobalAvgPool2D", "GlobalMaxPool2D", "Dropout",
+                 "Flatten"}
+
+
+def head_layers(graph) -> list[str]:
+    """The layers that set a head's class count: the Dense (or, in SqueezeNet, the
+    1x1 Conv2D) that ends each top-level head, plus every AuxClassifier."""
     heads = []
-    for nid in output_nodes(graph):
-        node = nid
-        while graph.nodes[node].kind != "Dense":
+    for out in (n.id for n in graph.nodes.values() if n.kind == "Output"):
+        node = out
+        while True:
             preds = graph.predecessors(node)
             if len(preds) != 1:
                 break
             node = preds[0]
-        if graph.nodes[node].kind == "Dense":
+            if graph.nodes[node].kind not in _PASS_THROUGH:
+                break
+        if graph.nodes[node].kind in ("Dense", "Conv2D"):
             heads.append(node)
-    return heads
+    return heads + [n.id for n in graph.nodes.values() if n.kind == "AuxClassifier"]
+
+
+def set_classes(graph, classes: int) -> None:
+    """Gives every head ``classes`` outputs."""
+    field = {"Dense": "units", "Conv2D": "filters", "AuxClassifier": "classes"}
+    for nid in head_layers(graph):
+        graph.set_param(nid, field[graph.nodes[nid].kind], classes)
+
+
+def set_input_size(graph, size: int) -> None:
+    """Makes every image Input ``size`` x ``size``, channels kept."""
+    for node in [n for n in graph.nodes.values() if n.kind == "Input"]:
+        shape = list(node.params["shape"])
+        if len(shape) == 3:
+            graph.set_param(node.id, "shape", [size, size, shape[2]])
 
 
 def shrink(graph, classes: int = 3, sizes=(32, 48, 64, 75, 96, 128, 160, 224)):
@@ -54,14 +81,9 @@ def shrink(graph, classes: int = 3, sizes=(32, 48, 64, 75, 96, 128, 160, 224)):
     Raises:
         AssertionError: no size in ``sizes`` analyses without errors.
     """
-    for nid in head_dense(graph):
-        graph.set_param(nid, "units", classes)
-    inputs = [n for n in graph.nodes.values() if n.kind == "Input"]
+    set_classes(graph, classes)
     for size in sizes:
-        for node in inputs:
-            shape = list(node.params["shape"])
-            if len(shape) == 3:
-                graph.set_param(node.id, "shape", [size, size, shape[2]])
+        set_input_size(graph, size)
         if analyze(graph).ok:
             return size
     raise AssertionError(f"no input size in {sizes} analyses without errors: "

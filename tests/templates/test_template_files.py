@@ -10,10 +10,19 @@ from builder.core.project import dumps_project
 
 from template_tools import TEMPLATES, generator
 
-#: Warnings a template is expected to show: the paper's own arithmetic floors.
+#: Warnings a template is expected to show: the reference's own arithmetic floors
+#: ((224 + 2*3 - 7)/2 + 1 = 112.5 in every ImageNet ResNet/DenseNet stem).
+_STEM = {("conv1_conv", "padding"), ("pool1_pool", "padding")}
 EXPECTED_WARNINGS = {
     "alexnet_torchvision": {("features_0", "padding")},
     "zfnet": {("conv1", "padding")},
+    **{name: _STEM for name in ("resnet18", "resnet34", "resnet50", "resnet101",
+                                "resnet152", "plain18", "plain34", "se_resnet50",
+                                "resnext50_32x4d")},
+    # keras.applications' ResNetV2 strides the last block's padded 3x3 conv: 58 -> 28.
+    "resnet50_v2": _STEM | {("conv2", None), ("conv3", None), ("conv4", None)},
+    "densenet121": {("conv1_conv", "padding"), ("pool1", "padding")},
+    "squeezenet1_1": {("conv1", "padding")},
 }
 
 

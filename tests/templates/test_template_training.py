@@ -10,7 +10,7 @@ import pytest
 
 import builder
 
-from template_tools import TEMPLATES, output_nodes, shrink
+from template_tools import TEMPLATES, output_heads, shrink
 
 keras = pytest.importorskip("keras")
 
@@ -20,7 +20,8 @@ def test_one_training_step_at_a_small_size(name):
     graph = builder.from_template(name).graph
     size = shrink(graph, classes=3)
     model = builder.to_keras(graph)
-    heads = [graph.nodes[n].params for n in output_nodes(graph)]
+    heads = output_heads(graph)
+    assert len(model.outputs) == len(heads)
     model.compile(optimizer=keras.optimizers.SGD(0.01),
                   loss=[h["loss"] for h in heads],
                   loss_weights=[h["loss_weight"] for h in heads],
