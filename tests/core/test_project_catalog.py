@@ -81,7 +81,7 @@ def test_bad_filters_names_file_node_and_field():
 def test_out_of_range_and_bad_choice():
     def mutate(d):
         _node(d, "conv1")["params"]["filters"] = 0
-        _node(d, "fc")["params"]["activation"] = "relu6"
+        _node(d, "fc")["params"]["activation"] = "relu7"
 
     err = _bad(mutate)
     assert [(p.node, p.field) for p in err.problems] == [("conv1", "filters"),
