@@ -129,7 +129,9 @@ def _convert(document: dict[str, Any], source: str) -> Imported:
                                f"{type(document).__name__} from {source}")
     model_name = document["config"].get("name") or "model"
     walker = _Walker()
-    for layer, text in vet_references(document):
+    # Only the architecture is vetted: the compile config (losses, optimizer)
+    # is never deserialised, since files are loaded with compile=False.
+    for layer, text in vet_references(document["config"]):
         walker.problem(layer, text)
     if (document.get("module"), document.get("class_name")) not in MODEL_CLASSES:
         raise KerasImportError(
@@ -308,7 +310,8 @@ class _Walker:
             self.problem(name, f"{_describe(layer)} takes one tensor. "
                                f"Received: {len(feeds)}")
             return [None]
-        self.layer_count += 1
+        if not str(module).startswith("keras.src.ops"):  # "x + y" is not a layer
+            self.layer_count += 1
         node_id = self.add(kind, params, name, feeds)
         self.layer_nodes.setdefault(name, node_id)
         return [node_id]

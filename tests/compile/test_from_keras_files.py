@@ -245,3 +245,15 @@ def test_cli_import_lists_every_refused_layer(model_file, tmp_path, capsys):
     assert "2 layers cannot be represented" in err
     assert "PReLU 'conv1_relu'" in err and "GroupNormalization 'ln'" in err
     assert not out.exists()
+
+
+def test_a_custom_loss_in_the_compile_config_does_not_block_the_import(model_file,
+                                                                        tmp_path):
+    # Files load with compile=False, so the training setup is never deserialised
+    # and need not be vetted.
+    config = config_of(model_file[0])
+    config["compile_config"] = {"loss": {"module": "my_company.losses",
+                                         "class_name": "FancyLoss", "config": {},
+                                         "registered_name": "my_company>FancyLoss"}}
+    path = write_keras(tmp_path / "compiled.keras", config)
+    assert builder.from_keras(path, verify=False).name == "tiny_net"
