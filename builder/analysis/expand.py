@@ -94,11 +94,9 @@ def _lift(node_id: str, kind: str, message: str) -> str:
 def analyze_subgraph(sub: SubGraph, spec: BlockSpec, ins: Sequence[tuple]
                      ) -> dict[str, NodeInfo]:
     """Infers every inner node of ``sub`` fed with input shapes ``ins``; never raises."""
-    from builder.blocks import CATALOG
-
     bound = {ref: _fed(shape) for ref, shape in _bindings(spec, ins).items()}
     infos: dict[str, NodeInfo] = {}
-    get = CATALOG.get
+    get = _spec
     for node in sub.nodes:
         feeds = []
         for edge in sub.incoming[node.id]:
@@ -183,9 +181,16 @@ def evaluate_composite(spec: BlockSpec, params: dict[str, Any],
     return out
 
 
+_SPECS: dict[str, BlockSpec] = {}
+
+
 def _spec(kind: str) -> BlockSpec:
-    from builder.blocks import CATALOG
-    return CATALOG.get(kind)
+    spec = _SPECS.get(kind)
+    if spec is None:
+        from builder.blocks import CATALOG  # blocks import this tier's users lazily
+
+        spec = _SPECS[kind] = CATALOG.get(kind)
+    return spec
 
 
 # -- flattening ----------------------------------------------------------------

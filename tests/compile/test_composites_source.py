@@ -51,7 +51,7 @@ def test_source_and_keras_build_the_same_model():
 def test_compiled_model_trains_one_step():
     model = to_keras(mixed_graph())
     model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy"] * 2,
-                  loss_weights=[1.0, 0.3])
+                  loss_weights=[1.0, 0.3], run_eagerly=True)
     import numpy as np
 
     x = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype("float32")

@@ -99,6 +99,9 @@ def input_ref(ref: str) -> tuple[str, int | None] | None:
     return port, (int(index) if index else None)
 
 
+_KINDS: dict[str, tuple[dict[str, Any], str]] = {}  # kind -> (defaults, input port)
+
+
 class Sub:
     """Writes a :class:`SubGraph` the way a Keras functional model is written.
 
@@ -126,19 +129,27 @@ class Sub:
         Returns:
             The new node's id, to feed later nodes.
         """
-        from builder.blocks import CATALOG  # the catalogue includes this package
-
         if node_id in self._ids:
             raise ValueError(f"Inner ids must be unique. Received: {node_id!r} twice")
-        spec = CATALOG.get(kind)
-        full = spec.defaults()
+        known = _KINDS.get(kind)
+        if known is None:
+            from builder.blocks import CATALOG  # the catalogue includes this package
+
+            spec = CATALOG.get(kind)
+            known = _KINDS[kind] = (spec.defaults(),
+                                    spec.inputs[0].name if spec.inputs else "in")
+        # A shallow copy is enough: expansions are shared, read-only data, and
+        # Graph.add_node deep-copies params when a sub-graph is flattened.
+        full = dict(known[0])
         full.update(params)
-        sources = [src] if isinstance(src, str) else list(src)
-        dst_port = spec.inputs[0].name if spec.inputs else "in"
-        for ref in sources:
-            name, _, port = ref.partition(":") if not ref.startswith("@") else (ref, "", "")
-            if not ref.startswith("@") and name not in self._ids:
-                raise ValueError(f"Unknown inner tensor {ref!r} feeding {node_id!r}")
+        dst_port = known[1]
+        for ref in ([src] if isinstance(src, str) else src):
+            if ref[0] == "@":
+                name, port = ref, "out"
+            else:
+                name, _, port = ref.partition(":")
+                if name not in self._ids:
+                    raise ValueError(f"Unknown inner tensor {ref!r} feeding {node_id!r}")
             self.edges.append(InnerEdge(name, node_id, port or "out", dst_port))
         self.nodes.append(InnerNode(node_id, kind, full))
         self._ids.add(node_id)
@@ -220,8 +231,15 @@ def expansion(spec: CompositeSpec, params: dict[str, Any],
     Raises:
         ShapeIssue: when the params (or shapes) cannot be expanded.
     """
-    key = (spec.kind, _freeze(params), tuple(ins) if spec.uses_shapes else None)
-    found = _EXPANSIONS.get(key)
+    shapes = tuple(ins) if spec.uses_shapes else None
+    values = tuple(params.values())
+    # Types are part of the key (1 == 1.0 == True); lists and dicts need freezing.
+    key = (spec.kind, tuple(params), values, tuple(map(type, values)), shapes)
+    try:
+        found = _EXPANSIONS.get(key)
+    except TypeError:
+        key = (spec.kind, _freeze(params), shapes)
+        found = _EXPANSIONS.get(key)
     if found is None:
         found = spec.expand(params, list(ins))
         if len(_EXPANSIONS) >= _LIMIT:

@@ -8,8 +8,8 @@ its ``mixed0`` ... ``mixed10`` blocks (the names follow torchvision's classes):
 * ``InceptionD`` (mixed8): grid reduction 17 -> 8.
 * ``InceptionE`` (mixed9-10, 8×8): 3×3 split into parallel 1×3 and 3×1.
 
-Every convolution is a ``ConvBN`` unit: conv without bias, BatchNorm without
-scale, ReLU (Keras' ``conv2d_bn``).
+Every convolution is Keras' ``conv2d_bn`` unit: conv without bias, BatchNorm
+without scale, ReLU (also offered alone as the ``ConvBN`` block).
 """
 
 from __future__ import annotations
@@ -51,16 +51,23 @@ CONV_BN = composite(
 
 
 class _Units:
-    """Adds ConvBN units with ids ``conv1``, ``conv2``, ... in creation order."""
+    """Adds conv2d_bn units (``conv<n>``, ``bn<n>``, ``relu<n>``) in creation order.
+
+    The layers are written out rather than nested as ConvBN blocks: a module
+    then analyses as one sub-graph, which keeps opening Inception v3 fast.
+    """
 
     def __init__(self, s: Sub):
         self.s, self.n = s, 0
 
     def __call__(self, x, filters, kh, kw, strides=1, padding="same"):
         self.n += 1
-        kernel = kh if kh == kw else [kh, kw]
-        return self.s.add(f"conv{self.n}", "ConvBN", x, filters=filters,
-                          kernel_size=kernel, strides=strides, padding=padding)
+        n, s = self.n, self.s
+        x = s.add(f"conv{n}", "Conv2D", x, filters=filters,
+                  kernel_size=kh if kh == kw else [kh, kw], strides=strides,
+                  padding=padding, use_bias=False)
+        x = s.add(f"bn{n}", "BatchNormalization", x, scale=False)
+        return s.add(f"relu{n}", "Activation", x, activation="relu")
 
 
 def _avg_pool(s, x):
