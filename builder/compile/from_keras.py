@@ -237,6 +237,14 @@ class _Walker:
                                    f"Received: {len(inputs)}")
                 return [None] * len(output_keys)
             tensors.update(zip(input_keys, inputs))
+        else:
+            # Input nodes in the model's input order (the layer list may differ),
+            # so the compiled model takes its inputs in the same order.
+            entries = {_layer_name(l): l for l in config.get("layers") or []
+                       if _is_input_layer(l)}
+            for key in input_keys:
+                if key[0] in entries and key not in tensors:
+                    tensors[key] = self.input_node(entries[key[0]])
         pending = list(config.get("layers") or [])
         while pending:
             waiting = []
@@ -338,7 +346,7 @@ class _Walker:
         for i, node_id in enumerate(outputs):
             if node_id is None:
                 continue
-            label = names[i] if i < len(names) else f"output_{i + 1}"
+            label = names[i] if i < len(names) else node_id
             self.add("Output", CATALOG.defaults("Output"), None, [node_id],
                      id_hint=f"{label}_output")
 

@@ -89,6 +89,19 @@ def test_several_inputs_and_outputs():
     assert rebuilt.count_params() == model.count_params()
 
 
+def test_inputs_keep_the_model_order():
+    # Keras lists "b" first among the layers here (it reaches the Dense), but
+    # the model takes [a, b].
+    a, b = keras.Input((3,), name="a"), keras.Input((4,), name="b")
+    model = keras.Model([a, b], [a, L.Dense(2, name="d")(b)])
+    assert [l["name"] for l in model.get_config()["layers"]][:2] == ["b", "a"]
+    graph = builder.from_keras(model).graph
+    assert [n.id for n in graph.nodes.values() if n.kind == "Input"] == ["a", "b"]
+    rebuilt = builder.to_keras(graph)
+    assert [tuple(t.shape) for t in rebuilt.inputs] == [(None, 3), (None, 4)]
+    assert [tuple(t.shape) for t in rebuilt.outputs] == [(None, 3), (None, 2)]
+
+
 def test_dict_outputs_name_the_output_nodes():
     x = keras.Input((6,), name="x")
     model = keras.Model(x, {"score": L.Dense(1, name="s")(x),
