@@ -64,3 +64,25 @@ def test_both_survive_a_keras_file(tmp_path, images):
     assert loaded.get_layer("drop").rate == pytest.approx(0.1)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(images)),
                                keras.ops.convert_to_numpy(model(images)), rtol=1e-6)
+
+
+def test_new_kinds_compile_to_the_same_model_from_source():
+    import builder
+    from .oracle import assert_same_models, build_from_source
+
+    graph = builder.Graph()
+    graph.add_node("Input", {"shape": [6, 6, 3]}, id="x")
+    graph.add_node("Normalization", {"mean": [0.5, 0.5, 0.5], "variance": [0.2] * 3},
+                   id="norm")
+    graph.add_node("Conv2D", {"filters": 4, "activation": "silu"}, id="conv")
+    graph.add_node("LayerScale", {"init_values": 0.1}, id="scale")
+    graph.add_node("StochasticDepth", {"rate": 0.1}, id="drop")
+    graph.add_node("Normalization", id="adapted")
+    graph.add_node("Output", id="out")
+    for src, dst in [("x", "norm"), ("norm", "conv"), ("conv", "scale"),
+                     ("scale", "drop"), ("drop", "adapted"), ("adapted", "out")]:
+        graph.connect(src, dst)
+    expected = builder.to_keras(graph)
+    assert_same_models(expected, build_from_source(graph))
+    assert expected.count_params() == builder.analyze(graph).totals.params == \
+        (3 * 3 * 3 * 4 + 4) + 4 + (4 + 4 + 1)
