@@ -56,7 +56,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
         inputs = [n.params.get("shape") for n in project.graph.nodes.values()
                   if n.kind == "Input"]
         size = ", ".join("x".join(str(d) for d in s) for s in inputs if s)
-        print(f"{path.stem:<24} {totals.params:>14,} params  input {size}  "
+        print(f"{path.stem:<22} {totals.params:>14,} params  input {size:<12} "
               f"{project.name}")
     return 0
 
