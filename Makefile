@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/analysis.py
+	$(PY) benchmarks/templates.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
