@@ -257,3 +257,25 @@ def test_a_custom_loss_in_the_compile_config_does_not_block_the_import(model_fil
                                          "registered_name": "my_company>FancyLoss"}}
     path = write_keras(tmp_path / "compiled.keras", config)
     assert builder.from_keras(path, verify=False).name == "tiny_net"
+
+
+def test_keras_applications_layers_in_a_file(tmp_path):
+    # ConvNeXt's own LayerScale and StochasticDepth (module
+    # keras.src.applications.convnext) pass the vetting and load in safe mode; the
+    # import compiles back to Keras Builder's layers of the same names.
+    from keras.src.applications import convnext
+
+    x = keras.Input((4, 4, 8), name="x")
+    y = L.Dense(8, name="pointwise")(x)
+    y = convnext.LayerScale(1e-6, 8, name="layer_scale")(y)
+    y = convnext.StochasticDepth(0.1, name="drop_path")(y)
+    model = keras.Model(x, x + y, name="convnext_block")
+    path = tmp_path / "block.keras"
+    model.save(path)
+    graph = builder.from_keras(path).graph  # verify: loads it, compares every layer
+    assert graph.node("layer_scale").kind == "LayerScale"
+    assert graph.node("drop_path").params["rate"] == pytest.approx(0.1)
+    rebuilt = builder.to_keras(graph)
+    assert rebuilt.count_params() == model.count_params() == 8 * 8 + 8 + 8
+    assert type(rebuilt.get_layer("layer_scale")).__module__ == \
+        "builder.compile.custom_layers"
