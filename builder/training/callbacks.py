@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -81,11 +82,12 @@ class EventCallback(keras.callbacks.Callback):
 class RunCheckpoints(keras.callbacks.Callback):
     """``last.keras``, ``best.keras``, ``log.csv`` and the resumable backup.
 
-    The backup is ``backup/epoch-NNNN.weights.h5`` (model and optimizer
-    variables, so the schedule's step too) plus ``backup/state.json`` naming
-    it, with the epoch, the best value so far, the early-stopping counters and
-    the history. The weights file is written first and the state file renamed
-    over the old one last, so the state always names a complete file.
+    The backup is ``backup/epoch-NNNN.keras`` (a hard link to that epoch's
+    ``last.keras``: model and optimizer variables, so the schedule's step
+    too) plus ``backup/state.json`` naming it, with the epoch, the best value
+    so far, the early-stopping and plateau counters and the history. The model
+    file is complete before the state file is renamed over the old one, so the
+    state always names a complete file.
 
     Args:
         run_dir: the run directory.
@@ -94,11 +96,13 @@ class RunCheckpoints(keras.callbacks.Callback):
         state: the state read from an earlier backup when resuming, else None.
         early_stopping: the run's EarlyStopping callback (its counters are
             saved and restored), if any.
+        plateau: the run's ReduceLROnPlateau callback (likewise), if any.
     """
 
     def __init__(self, run_dir: str | os.PathLike, emit: Emit, monitor: str = "val_loss",
                  state: dict | None = None,
-                 early_stopping: keras.callbacks.EarlyStopping | None = None):
+                 early_stopping: keras.callbacks.EarlyStopping | None = None,
+                 plateau: keras.callbacks.ReduceLROnPlateau | None = None):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.emit = emit
@@ -109,16 +113,22 @@ class RunCheckpoints(keras.callbacks.Callback):
         self.best_epoch = state.get("best_epoch")
         self.history: list[dict[str, Any]] = list(state.get("history", []))
         self.early_stopping = early_stopping
-        self._early_state = state.get("early_stopping")
+        self.plateau = plateau
+        self._restore = {"early_stopping": state.get("early_stopping"),
+                         "plateau": state.get("plateau")}
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        # EarlyStopping resets its counters in its own on_train_begin, which
-        # Keras calls before ours (it comes earlier in the list).
-        es = self.early_stopping
-        if es is not None and self._early_state:
-            es.wait = self._early_state["wait"]
-            es.best = self._early_state["best"]
-            es.best_epoch = self._early_state.get("best_epoch", 0)
+        # EarlyStopping and ReduceLROnPlateau reset their counters in their own
+        # on_train_begin, which Keras calls before ours (they come first).
+        for name, callback in (("early_stopping", self.early_stopping),
+                               ("plateau", self.plateau)):
+            saved = self._restore.get(name)
+            if callback is None or not saved:
+                continue
+            for key, value in saved.items():
+                if value is None and key == "best":
+                    continue  # unset: keep the callback's own starting value
+                setattr(callback, key, value if key == "best" else int(value))
 
     def _improved(self, value: float | None) -> bool:
         if value is None:
@@ -132,21 +142,22 @@ class RunCheckpoints(keras.callbacks.Callback):
         logs["learning_rate"] = current_learning_rate(self.model.optimizer)
         step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         self.history.append({"epoch": epoch + 1, "step": step, **logs})
-        self._save_model("last.keras", epoch, step)
+        # One serialisation per epoch: best.keras and the backup are links to
+        # (or copies of) this file; a .keras file holds the optimizer state too.
+        last = self.run_dir / "last.keras"
+        tmp = self.run_dir / ".last.keras.tmp.keras"
+        self.model.save(tmp)
+        os.replace(tmp, last)
+        self.emit(make_event("checkpoint", epoch=epoch + 1, step=step, kind="last",
+                             path=str(last)))
         value = logs.get(self.monitor, logs.get(self.monitor.removeprefix("val_")))
         if self._improved(value):
             self.best, self.best_epoch = value, epoch + 1
-            self._save_model("best.keras", epoch, step, kind="best")
+            _link_or_copy(last, self.run_dir / "best.keras")
+            self.emit(make_event("checkpoint", epoch=epoch + 1, step=step, kind="best",
+                                 path=str(self.run_dir / "best.keras")))
         self._write_csv()
-        self._backup(epoch + 1, step)
-
-    def _save_model(self, name: str, epoch: int, step: int, kind: str = "last") -> None:
-        target = self.run_dir / name
-        tmp = self.run_dir / f".{name}.tmp.keras"
-        self.model.save(tmp)
-        os.replace(tmp, target)
-        self.emit(make_event("checkpoint", epoch=epoch + 1, step=step, kind=kind,
-                             path=str(target)))
+        self._backup(last, epoch + 1, step)
 
     def _write_csv(self) -> None:
         columns = ["epoch", "step"] + sorted({k for row in self.history for k in row}
@@ -157,26 +168,43 @@ class RunCheckpoints(keras.callbacks.Callback):
         writer.writerows(self.history)
         atomic_write(self.run_dir / "log.csv", buffer.getvalue())
 
-    def _backup(self, epochs_done: int, step: int) -> None:
+    def _backup(self, last: Path, epochs_done: int, step: int) -> None:
         folder = self.run_dir / BACKUP_DIR
         folder.mkdir(exist_ok=True)
-        weights = folder / f"epoch-{epochs_done:04d}.weights.h5"
-        self.model.save_weights(weights)
-        es = self.early_stopping
+        weights = folder / f"epoch-{epochs_done:04d}.keras"
+        _link_or_copy(last, weights)
+        resumable = {}
+        for name, callback in (("early_stopping", self.early_stopping),
+                               ("plateau", self.plateau)):
+            if callback is not None:
+                resumable[name] = {key: _plain_number(getattr(callback, key))
+                                   for key in _RESUMABLE if hasattr(callback, key)}
         state = {
             "epoch": epochs_done, "step": step, "weights": weights.name,
             "best": self.best, "best_epoch": self.best_epoch, "monitor": self.monitor,
-            "history": self.history,
-            "early_stopping": None if es is None else {
-                "wait": int(es.wait), "best": _plain_number(es.best),
-                "best_epoch": int(getattr(es, "best_epoch", 0) or 0)},
+            "history": self.history, **resumable,
         }
         atomic_write(folder / STATE_FILE, json.dumps(state, indent=1))
-        for old in folder.glob("epoch-*.weights.h5"):
+        for old in folder.glob("epoch-*"):
             if old.name != weights.name:
                 old.unlink(missing_ok=True)
         self.emit(make_event("checkpoint", epoch=epochs_done, step=step, kind="backup",
                              path=str(weights)))
+
+
+#: Counters of EarlyStopping and ReduceLROnPlateau that a resume restores.
+_RESUMABLE = ("wait", "best", "best_epoch", "cooldown_counter")
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Makes ``target`` the content of ``source`` atomically (a hard link if it can)."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
 
 
 def read_backup(run_dir: str | os.PathLike) -> dict | None:

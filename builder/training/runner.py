@@ -146,7 +146,7 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
     if plateau is not None:
         callbacks.append(plateau)
     events = EventCallback(emit, stop, steps_per_epoch, run["batch_events_per_second"])
-    checkpoints = RunCheckpoints(run_dir, emit, run["monitor"], state, early)
+    checkpoints = RunCheckpoints(run_dir, emit, run["monitor"], state, early, plateau)
     callbacks += [events, checkpoints]
     with device_scope if device else _null():
         model.fit(**train_args, epochs=run["epochs"],

@@ -92,7 +92,7 @@ def test_the_run_directory_holds_config_models_log_and_backup(finished_run):
     assert (run_dir / "best.keras").is_file()
     state = json.loads((run_dir / "backup" / "state.json").read_text())
     assert state["epoch"] == 2 and state["step"] == 8
-    assert [p.name for p in (run_dir / "backup").glob("*.h5")] == ["epoch-0002.weights.h5"]
+    assert [p.name for p in (run_dir / "backup").glob("epoch-*")] == ["epoch-0002.keras"]
     assert not list(run_dir.glob(".*tmp*"))
 
 
@@ -144,3 +144,19 @@ def test_a_run_directory_is_never_reused(tmp_path, lenet, finished_run):
     run_dir, _ = finished_run
     with pytest.raises(TrainingError, match="already holds a run"):
         start_run(lenet, run_dir, in_process=True)
+
+
+def test_resume_restores_early_stopping_counters(tmp_path, lenet):
+    from builder.training.process import resume_run
+
+    training = {"epochs": 2, "batch_size": 32,
+                "early_stopping": {"monitor": "loss", "patience": 3, "min_delta": 100.0}}
+    first = run_events(start_run(lenet, tmp_path / "r", training=training, dataset=DIGITS,
+                                 in_process=True))
+    assert first[-1]["reason"] == "completed"  # waited 1 epoch of 3
+    events = run_events(resume_run(tmp_path / "r", in_process=True, epochs=8))
+    assert events[0]["resumed"] is True and events[0]["initial_epoch"] == 2
+    # Two more epochs without improvement reach the patience of 3; a restart
+    # from zero would have needed four.
+    assert events[-1]["reason"] == "early_stopping" and events[-1]["epoch"] == 4
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["training"]["epochs"] == 8
