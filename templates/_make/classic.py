@@ -46,7 +46,7 @@ def lenet():
     net.dense("f6", 84)
     net.dense("predictions", 10, activation="softmax")
     net.output()
-    return net.project(
+    project = net.project(
         "LeNet-5",
         "LeCun, Bottou, Bengio & Haffner 1998, 'Gradient-based learning applied to "
         "document recognition': 32x32x1 input, C1 conv 6@5x5 (28x28), S2 2x2 pool, "
@@ -56,3 +56,9 @@ def lenet():
         "trainable sub-sampling, which train faster and reach > 95% on the 8x8 digits "
         "resized to 32x32; C3 connects to all 6 C1 maps (the paper's sparse table gives "
         "C3 1,516 weights, here 2,416), so 61,706 parameters against the paper's ~60,000.")
+    # The default project trains out of the box on data that ships offline
+    # (builder train lenet): >= 95 % validation accuracy in 10 epochs.
+    project.training = {"optimizer": {"name": "adam", "learning_rate": 0.001},
+                        "epochs": 10, "batch_size": 32, "seed": 0}
+    project.dataset = {"name": "digits", "validation_split": 0.2, "resize": True}
+    return project
