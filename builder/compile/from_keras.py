@@ -127,7 +127,23 @@ def _convert(document: dict[str, Any], source: str) -> Imported:
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         raise KerasImportError(f"Expected a serialized Keras model. Received: "
                                f"{type(document).__name__} from {source}")
-    model_name = document["config"].get("name") or "model"
+    model_name = str(document["config"].get("name") or "model")
+    try:
+        walker = _walk(document, source, model_name)
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
+        # config.json is untrusted input: a malformed one is bad input, not a bug.
+        raise KerasImportError(
+            f"The model config from {source} is malformed. Received: "
+            f"{type(exc).__name__}: {exc}") from None
+    graph = walker.build_graph()
+    description = (f"Imported from {source}: {walker.layer_count} Keras layers. "
+                   f"{WEIGHTS_NOTE}")
+    project = Project(graph=graph, name=model_name, description=description)
+    return Imported(project, walker.warnings, walker.layer_count, walker.layer_nodes,
+                    source)
+
+
+def _walk(document: dict[str, Any], source: str, model_name: str) -> "_Walker":
     walker = _Walker()
     # Only the architecture is vetted: the compile config (losses, optimizer)
     # is never deserialised, since files are loaded with compile=False.
@@ -148,12 +164,11 @@ def _convert(document: dict[str, Any], source: str) -> Imported:
         raise KerasImportError(
             f"Cannot import model '{model_name}' from {source}: {count} cannot be "
             f"represented: {'; '.join(items)}")
-    graph = walker.build_graph()
-    description = (f"Imported from {source}: {walker.layer_count} Keras layers. "
-                   f"{WEIGHTS_NOTE}")
-    project = Project(graph=graph, name=model_name, description=description)
-    return Imported(project, walker.warnings, walker.layer_count, walker.layer_nodes,
-                    source)
+    if not any(kind == "Output" for _, kind, _, _ in walker.nodes):
+        raise KerasImportError(f"Model '{model_name}' from {source} has no outputs. "
+                               f"Received: output_layers="
+                               f"{document['config'].get('output_layers')!r}")
+    return walker
 
 
 class _Walker:

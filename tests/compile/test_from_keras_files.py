@@ -279,3 +279,55 @@ def test_keras_applications_layers_in_a_file(tmp_path):
     assert rebuilt.count_params() == model.count_params() == 8 * 8 + 8 + 8
     assert type(rebuilt.get_layer("layer_scale")).__module__ == \
         "builder.compile.custom_layers"
+
+
+# -- malformed configs: bad input, never a crash ---------------------------------------
+
+def _paths(value, path=()):
+    """Every position in a JSON value, as a key path."""
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _paths(item, path + (i,))
+
+
+def _replace(value, path, new):
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replace(value[path[0]], path[1:], new)
+    return copy
+
+
+def test_malformed_configs_are_bad_input_not_crashes(model_file):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from builder.compile.from_keras import convert_config
+
+    document = config_of(model_file[0])
+    paths = list(_paths(document))[1:]
+    junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=3),
+                     st.just([]), st.just({}), st.just([1, 2, 3]),
+                     st.just({"class_name": "__keras_tensor__"}))
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(st.lists(st.tuples(st.sampled_from(paths), junk), min_size=1, max_size=3))
+    def check(edits):
+        mutated = document
+        for path, new in edits:
+            try:
+                mutated = _replace(mutated, path, new)
+            except (KeyError, IndexError, TypeError):
+                continue  # an earlier edit removed this position
+        try:
+            imported = convert_config(mutated, "fuzz.keras")
+        except KerasImportError as error:
+            assert "\n" not in str(error)
+            return
+        builder.analyze(imported.project.graph)  # diagnostics, never an exception
+
+    check()
