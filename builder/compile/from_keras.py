@@ -130,7 +130,8 @@ def _convert(document: dict[str, Any], source: str) -> Imported:
     model_name = str(document["config"].get("name") or "model")
     try:
         walker = _walk(document, source, model_name)
-    except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError,
+            RecursionError) as exc:
         # config.json is untrusted input: a malformed one is bad input, not a bug.
         raise KerasImportError(
             f"The model config from {source} is malformed. Received: "

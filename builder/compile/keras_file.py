@@ -83,7 +83,7 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
                                f"{type(exc).__name__}: {exc}") from None
     try:
         config = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise KerasImportError(f"config.json in '{path}' is not valid JSON. "
                                f"Received: {exc}") from None
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):

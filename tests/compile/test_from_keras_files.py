@@ -130,6 +130,7 @@ def test_unknown_initializer_module_is_refused(model_file, tmp_path, keras_never
     (None, "without one"),             # a zip with no config.json
     (b"{broken", "not valid JSON"),   # config.json that is not JSON
     (b"[1, 2]", "does not describe a model"),
+    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),  # nested past the stack
 ])
 def test_bad_files_give_one_line(tmp_path, content, words, keras_never_loads):
     path = tmp_path / "bad.keras"
