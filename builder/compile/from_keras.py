@@ -92,7 +92,7 @@ def import_keras(model_or_path: Any, *, verify: bool = True) -> Imported:
         return imported
     model = model_or_path
     document = _serialize(model)
-    imported = _convert(document, getattr(model, "name", "model"))
+    imported = _convert(document, "keras.Model")
     if verify:
         _verify(imported, model)
     return imported
