@@ -69,9 +69,14 @@ def open_window(source: str | None = None, *, offer_recovery: bool = True,
 
 def screenshot(window, path: str | Path) -> None:
     """Lets the window draw, then saves what it shows."""
+    import time
+
     app = application()
-    for _ in range(3):
+    # Long enough for the throttled panels (summary: 150 ms) to draw too.
+    deadline = time.monotonic() + 0.35
+    while time.monotonic() < deadline:
         app.processEvents()
+        time.sleep(0.01)
     if not window.grab().save(str(path)):
         from builder.core import BuilderError
 

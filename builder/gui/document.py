@@ -22,6 +22,8 @@ class Document:
         self.project = project if project is not None else Project(graph=Graph())
         self.history = History(self.project.graph)
         self.analyzer = Analyzer(self.project.graph)
+        #: True for a document recovered after a crash: unsaved though unedited.
+        self.recovered = False
 
     @property
     def graph(self) -> Graph:
@@ -36,7 +38,7 @@ class Document:
     @property
     def modified(self) -> bool:
         """Whether there are unsaved changes."""
-        return not self.history.is_clean
+        return self.recovered or not self.history.is_clean
 
     @property
     def title(self) -> str:

@@ -323,6 +323,7 @@ class MainWindow(EditingMixin, QMainWindow):
         except BuilderError as exc:
             self.show_error(str(exc))
             return False
+        self.document.recovered = False
         self.document.history.mark_clean()
         self.recovery.discard()
         self._remember(str(path))
@@ -385,8 +386,8 @@ class MainWindow(EditingMixin, QMainWindow):
             else:
                 project.path = None
                 self.set_document(Document(project))
-                # Unsaved: mark it modified so closing asks and autosave keeps it.
-                self.document.history._clean = None  # noqa: SLF001
+                # Unsaved: modified, so closing asks and autosave keeps it.
+                self.document.recovered = True
                 self._history_changed(self.document.history.state)
                 recovered = True
         for path in leftovers:
