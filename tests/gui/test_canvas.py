@@ -354,3 +354,28 @@ def test_the_usual_shortcuts(make_window):
                                                                 ["Ctrl+D"])
     assert "Del" in keys["delete"] and keys["select_all"] == ["Ctrl+A"]
     assert keys["find"] == ["Ctrl+F"] and keys["frame"] == ["F"] and keys["fit"] == ["Ctrl+0"]
+
+
+def test_every_catalogue_kind_is_in_the_palette(make_window):
+    from builder.blocks import CATALOG
+    from builder.gui.palette import KIND_ROLE
+
+    tree = make_window().palette_widget.tree
+    listed = {}
+    for i in range(tree.topLevelItemCount()):
+        top = tree.topLevelItem(i)
+        for j in range(top.childCount()):
+            listed[top.child(j).data(0, KIND_ROLE)] = top.text(0)
+    assert listed == {spec.kind: spec.category for spec in CATALOG}
+
+
+def test_selecting_an_edge_and_pressing_delete_disconnects(make_window, small_project):
+    window = make_window(small_project)
+    graph = window.document.graph
+    edge = next(it for it in window.scene.edges.values() if it.edge.src == "relu")
+    window.scene.clearSelection()
+    edge.setSelected(True)
+    window.actions_by_name["delete"].trigger()
+    assert ("relu", "output") not in [(e.src, e.dst) for e in graph.edges]
+    assert edge.edge not in window.scene.edges and len(graph) == 4
+    assert window.scene.nodes["output"].severity == "error"  # an Output fed by nothing
