@@ -23,6 +23,7 @@ import keyword
 import re
 from typing import Any, Sequence
 
+from builder.analysis.expand import has_composites
 from builder.compile.custom_layers import CUSTOM_LAYERS, resolve_layer_class
 from builder.compile.plan import (
     Plan,
@@ -70,8 +71,19 @@ def to_source(graph: Graph, *, function_name: str = "build_model",
         raise ValueError(f"function_name must be a Python identifier. "
                          f"Received: {function_name!r}")
     plan = make_plan(graph)
-    writer = _Writer(plan, function_name)
-    body = writer.body(name)
+    helpers: list[str] = []
+    written = None
+    if has_composites(graph):
+        # One helper function per block (see source_blocks); every layer
+        # written out when the helpers cannot reproduce the plan's names.
+        from builder.compile.source_blocks import write_blocks
+
+        written = write_blocks(graph, plan, function_name, name,
+                               _RESERVED | set(CUSTOM_LAYERS))
+    if written is not None:
+        helpers, body = written
+    else:
+        body = _Writer(plan, function_name).body(name)
     used = sorted({layer.class_name for p in plan.nodes for layer in p.layers
                    if layer.class_name in CUSTOM_LAYERS})
     sources = {c: _class_source(CUSTOM_LAYERS[c]) for c in used}
@@ -90,6 +102,7 @@ def to_source(graph: Graph, *, function_name: str = "build_model",
             "# Custom layers are copied in so that this script needs only Keras;\n"
             "# they keep Keras Builder's registered names, so .keras files load in "
             "both.\n" + "\n\n\n".join(inlined))
+    sections += helpers
     sections.append(f"def {function_name}():\n"
                     f'{_INDENT}"""Builds the model (not yet compiled for training)."""\n'
                     + "\n".join(body))

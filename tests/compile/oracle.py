@@ -8,6 +8,7 @@ import math
 import keras
 
 from builder.analysis import analyze
+from builder.analysis.expand import expand_graph, has_composites
 from builder.compile import layer_names, to_source
 from builder.compile.custom_layers import CUSTOM_LAYERS
 from builder.compile.plan import make_plan
@@ -33,7 +34,15 @@ def node_layers(graph, model) -> dict[str, list]:
 
 
 def assert_matches_analysis(graph, model) -> None:
-    """Every node's shapes and weights, and the totals, as the analysis says."""
+    """Every node's shapes and weights, and the totals, as the analysis says.
+
+    A graph with composite blocks is checked layer by layer on its expansion
+    (what compile builds); the block-level totals must agree too.
+    """
+    if has_composites(graph):
+        block_totals = analyze(graph).totals
+        graph = expand_graph(graph)[0]
+        assert model.count_params() == block_totals.params
     a = analyze(graph)
     assert a.ok, [str(d) for d in a.errors]
     names = layer_names(graph)

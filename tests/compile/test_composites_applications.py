@@ -146,6 +146,13 @@ def test_resnet50_layers_carry_keras_applications_names(resnet50_pair):
     assert len(ours.layers) == len(theirs.layers)
 
 
+def test_resnet50_source_builds_the_same_model(resnet50_pair):
+    from tests.compile.oracle import assert_same_models, build_from_source
+
+    ours, _ = resnet50_pair
+    assert_same_models(ours, build_from_source(resnet50_graph()))
+
+
 def test_densenet121_from_blocks_equals_keras_applications():
     graph = densenet121_graph()
     a = analyze(graph)

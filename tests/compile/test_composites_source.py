@@ -45,6 +45,10 @@ def test_source_and_keras_build_the_same_model():
             "pad_0_pad", "aux_predictions"} <= names
     source = to_source(graph)
     assert "ChannelPad" in source and "class ChannelPad" in source
+    # One helper per distinct block, called with the block's name prefix.
+    assert "def stage(inputs, name):" in source
+    assert 'x = residual_bottleneck(inputs, f"{name}_block1")' in source
+    assert 'stage(inputs, "conv2")' in source
     compile(source, "<generated>", "exec")
 
 
@@ -59,3 +63,27 @@ def test_compiled_model_trains_one_step():
     history = model.fit(x, [y, y], epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     keras.backend.clear_session()
+
+
+GROUP = {"nodes": [{"id": "c", "kind": "Conv2D", "params": {"filters": 4}, "name": "conv"},
+                   {"id": "a", "kind": "Add", "params": {}}],
+         "edges": [{"from": "@in:0", "to": "c"}, {"from": "@in:1", "to": "a"},
+                   {"from": "c", "to": "a"}],
+         "outputs": {"out": ["a", "out"]}}
+
+
+@pytest.mark.parametrize("kind, shapes, params", [
+    ("Group", [(6, 6, 3), (6, 6, 4)], {"graph": GROUP}),
+    ("InceptionE", [(3, 3, 8)], {}),
+    ("DenseBlock", [(6, 6, 5)], {"layers": 2, "growth_rate": 2}),
+    ("FractalBlock", [(6, 6, 3)], {"columns": 3, "filters": 2}),
+    ("Transition", [(6, 6, 10)], {}),
+    ("PreactBottleneck", [(8, 8, 8)], {"filters": 2, "strides": 2}),
+])
+def test_block_helpers_build_the_same_model(kind, shapes, params):
+    from builder.compile.source_blocks import _snake
+    from tests.blocks.composites.oracle import block_graph
+
+    graph, _ = block_graph(kind, shapes, **params)
+    assert f"def {_snake(kind)}(inputs, name):" in to_source(graph)
+    assert_same_models(to_keras(graph), build_from_source(graph))
