@@ -124,6 +124,30 @@ def last_layers_float32(model: keras.Model) -> keras.Model:
     return keras.models.clone_model(model, clone_function=clone)
 
 
+def start_processes() -> tuple[int, int]:
+    """Joins the processes of a multi-process run; ``(process_id, num_processes)``.
+
+    Keras' JAX multi-process distribution reads the coordinator's address, the
+    number of processes and this process' id from ``KERAS_DISTRIBUTION_*``
+    environment variables (the launcher sets them), and must start before JAX
+    computes anything.
+    """
+    if keras.backend.backend() != "jax":
+        raise TrainingError("Multi-process training runs on the JAX backend. "
+                            f"Received: backend={keras.backend.backend()!r}")
+    keras.distribution.initialize()
+    import jax  # noqa: PLC0415
+
+    return jax.process_index(), jax.process_count()
+
+
+def shard_for_process(x: Any, y: Any, process_id: int, processes: int) -> tuple[Any, Any]:
+    """This process' share of the data: every ``processes``-th sample, the same
+    number on each process (so every step has a batch everywhere)."""
+    size = len(x) // processes * processes
+    return x[process_id:size:processes], y[process_id:size:processes]
+
+
 @contextlib.contextmanager
 def distribution_scope(kind: str) -> Iterator[str]:
     """Builds the model under the distribution a run asks for; yields its name.
@@ -144,6 +168,13 @@ def distribution_scope(kind: str) -> Iterator[str]:
 
         with tf.distribute.MirroredStrategy().scope():
             yield "mirrored"
+        return
+    if kind == "multi_process":  # keras.distribution.initialize() has run already
+        distribution = keras.distribution.DataParallel()
+        # Each process feeds its own shard (see shard_for_process).
+        distribution.auto_shard_dataset = False
+        keras.distribution.set_distribution(distribution)
+        yield "multi_process"
         return
     if kind == "data_parallel":
         if backend != "jax":

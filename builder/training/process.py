@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from builder.core.project import Project
+from builder.training.errors import TrainingError
 from builder.training.events import TERMINAL, decode, encode, make_event
 from builder.training.run_dir import EVENTS_FILE, create_run_dir, read_config
 
@@ -240,16 +241,32 @@ def child_environment(training: dict[str, Any]) -> dict[str, str]:
 
 
 def launch(run_dir: str | os.PathLike, *, resume: bool = False,
-           python: str | None = None) -> RunHandle:
-    """Starts the child process of an existing run directory."""
+           python: str | None = None, process_id: int | None = None) -> RunHandle:
+    """Starts the child process of an existing run directory.
+
+    Args:
+        run_dir: the run directory.
+        resume: continue from its backup.
+        python: the interpreter (default: this one).
+        process_id: this worker's id in a ``multi_process`` run (0 is the
+            coordinator); required for such a run.
+    """
     run_dir = Path(run_dir)
     config = read_config(run_dir)
+    env = child_environment(config["training"])
+    if config["training"].get("distribution") == "multi_process":
+        if process_id is None:
+            raise TrainingError("A multi-process run needs this process' id "
+                                "(builder train --process-id N). Received: none")
+        env.update(KERAS_DISTRIBUTION_JOB_ADDRESSES=str(config["training"]["coordinator"]),
+                   KERAS_DISTRIBUTION_NUM_PROCESSES=str(config["training"]["num_processes"]),
+                   KERAS_DISTRIBUTION_PROCESS_ID=str(process_id))
     stderr = open(run_dir / "stderr.log", "ab")
     command = [python or sys.executable, "-m", "builder.training.child", str(run_dir)]
     if resume:
         command.append("--resume")
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=stderr, env=child_environment(config["training"]),
+                               stderr=stderr, env=env,
                                text=True, encoding="utf-8", bufsize=1)
     stderr.close()
     return RunHandle(run_dir, process)
@@ -258,7 +275,8 @@ def launch(run_dir: str | os.PathLike, *, resume: bool = False,
 def start_run(project: Project, run_dir: str | os.PathLike, *,
               training: dict[str, Any] | None = None,
               dataset: dict[str, Any] | None = None,
-              in_process: bool = False) -> RunHandle | InProcessRun:
+              in_process: bool = False,
+              process_id: int | None = None) -> RunHandle | InProcessRun:
     """Creates ``run_dir`` for ``project`` and starts training it.
 
     Args:
@@ -267,6 +285,7 @@ def start_run(project: Project, run_dir: str | os.PathLike, *,
         training: overrides of the project's training settings.
         dataset: overrides of the project's dataset settings.
         in_process: run on a thread here instead of a child process.
+        process_id: this worker's id in a ``multi_process`` run.
 
     Returns:
         The handle: ``events()``, ``poll()``, ``stop()``, ``is_running``,
@@ -276,11 +295,11 @@ def start_run(project: Project, run_dir: str | os.PathLike, *,
         TrainingError: invalid settings (before anything starts).
     """
     run_dir = create_run_dir(project, run_dir, training, dataset)
-    return InProcessRun(run_dir) if in_process else launch(run_dir)
+    return InProcessRun(run_dir) if in_process else launch(run_dir, process_id=process_id)
 
 
 def resume_run(run_dir: str | os.PathLike, *, in_process: bool = False,
-               **training: Any) -> RunHandle | InProcessRun:
+               process_id: int | None = None, **training: Any) -> RunHandle | InProcessRun:
     """Continues a run from its backup (``training`` may raise ``epochs``)."""
     from builder.training.run_dir import update_config  # noqa: PLC0415
 
@@ -288,7 +307,7 @@ def resume_run(run_dir: str | os.PathLike, *, in_process: bool = False,
         update_config(run_dir, **training)
     read_config(run_dir)  # a clear error when it is not a run directory
     return InProcessRun(Path(run_dir), resume=True) if in_process else launch(
-        run_dir, resume=True)
+        run_dir, resume=True, process_id=process_id)
 
 
 def _describe_exit(code: int | None) -> str:

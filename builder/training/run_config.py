@@ -10,7 +10,9 @@ keys here say how a run goes::
      "device": "auto",               # cpu, gpu, gpu:1
      "mixed_precision": false,       # GPU only; the last layer stays float32
      "jit_compile": "auto",          # true / false: XLA
-     "distribution": "auto",         # none, mirrored, data_parallel
+     "distribution": "auto",         # none, mirrored, data_parallel, multi_process
+     "coordinator": "10.0.0.1:1234", # multi_process: process 0's address (JAX only)
+     "num_processes": 2,             # multi_process: how many; each its own process id
      "batch_events_per_second": 10}
 """
 
@@ -32,6 +34,8 @@ RUN_DEFAULTS: dict[str, Any] = {
     "mixed_precision": False,
     "jit_compile": "auto",
     "distribution": "auto",
+    "coordinator": None,
+    "num_processes": None,
     "batch_events_per_second": 10.0,
 }
 
@@ -42,7 +46,7 @@ EARLY_STOPPING_DEFAULTS = {"monitor": "val_loss", "patience": 5, "min_delta": 0.
 OPTIMIZER_KEYS = ("optimizer", "schedule")
 
 BACKENDS = ("tensorflow", "jax", "torch")
-DISTRIBUTIONS = ("auto", "none", "mirrored", "data_parallel")
+DISTRIBUTIONS = ("auto", "none", "mirrored", "data_parallel", "multi_process")
 
 _BACKEND_MODULE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
@@ -91,6 +95,17 @@ def resolve_run(training: Mapping[str, Any] | None) -> dict[str, Any]:
         raise TrainingError(f"training.distribution must be one of "
                             f"{', '.join(DISTRIBUTIONS)}. "
                             f"Received: distribution={run['distribution']!r}")
+    if run["distribution"] == "multi_process":
+        if run["backend"] != "jax":
+            raise TrainingError("Training on several processes (machines) uses Keras' JAX "
+                                "distribution; set training.backend to \"jax\". "
+                                f"Received: backend={run['backend']!r}")
+        n = run["num_processes"]
+        if not run["coordinator"] or isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise TrainingError("distribution \"multi_process\" needs coordinator "
+                                "(\"host:port\" of process 0) and num_processes >= 1. "
+                                f"Received: coordinator={run['coordinator']!r}, "
+                                f"num_processes={n!r}")
     es = run["early_stopping"]
     if es is not None and es is not False:
         if es is True:

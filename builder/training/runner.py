@@ -82,6 +82,9 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
                             f"run asks for {run['backend']}. Start it in a child process "
                             f"(builder.training.start_run). Received: backend="
                             f"{run['backend']!r}")
+    processes = (0, 1)
+    if run["distribution"] == "multi_process":
+        processes = ms.start_processes()
     state = read_backup(run_dir) if resume else None
     if resume and state is None and (run_dir / "backup").exists():
         raise TrainingError(f"{run_dir}: the backup is incomplete; cannot resume")
@@ -102,6 +105,10 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
                                 f"{len(model.inputs)} inputs")
         data = load_dataset(config["dataset"], tuple(model.inputs[0].shape[1:]))
         ms.check_classes(model, data.num_classes, data.name)
+        if processes[1] > 1:
+            data.x_train, data.y_train = ms.shard_for_process(data.x_train, data.y_train,
+                                                              *processes)
+            data.x_val, data.y_val = ms.shard_for_process(data.x_val, data.y_val, *processes)
         steps_per_epoch = math.ceil(len(data.x_train) / run["batch_size"])
         optimizer = build_optimizer(training, steps_per_epoch, run["epochs"])
         model.compile(optimizer=optimizer, jit_compile=run["jit_compile"],
@@ -129,6 +136,7 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
         samples=len(data.x_train), val_samples=len(data.x_val), dataset=data.name,
         classes=data.num_classes, backend=keras.backend.backend(),
         device=device or "auto", distribution=distribution,
+        process=processes[0], processes=processes[1],
         mixed_precision=run["mixed_precision"], resumed=state is not None,
         step=state["step"] if state else 0, run_dir=str(run_dir), pid=os.getpid(),
         notes=data.notes, restored=fingerprint(model) if state else None))
