@@ -38,6 +38,7 @@ class GraphScene(QGraphicsScene):
         self.analysis = None
         self._graph_diags: dict[str, list] = {}
         self._stale_labels: set[str] = set()
+        self.ports_shown = True
         self._pending = QTimer(self)
         self._pending.setSingleShot(True)
         self._pending.setInterval(0)
@@ -109,6 +110,9 @@ class GraphScene(QGraphicsScene):
         item = NodeItem(node_id, spec.category, spec.inputs, spec.outputs)
         item.composite = getattr(spec, "expand", None) is not None  # a block of layers
         item.setPos(*(node.pos if node.pos is not None else self._free_spot(node_id)))
+        if not self.ports_shown:
+            for port in (*item.inputs, *item.outputs):
+                port.setVisible(False)
         self.addItem(item)
         self.nodes[node_id] = item
         self._stale_labels.add(node_id)
@@ -201,6 +205,16 @@ class GraphScene(QGraphicsScene):
                 labelled.add(port)
 
     # -- geometry --------------------------------------------------------------
+
+    def set_detail(self, ports: bool) -> None:
+        """Shows or hides the ports: far out they are specks that cost a Python
+        paint call each (1000 on ResNet-152), so zoomed out they are hidden."""
+        if ports == self.ports_shown:
+            return
+        self.ports_shown = ports
+        for item in self.nodes.values():
+            for port in (*item.inputs, *item.outputs):
+                port.setVisible(ports)
 
     def node_size(self, node_id: str) -> tuple[float, float]:
         """The box size of a node (what auto-layout lays out)."""

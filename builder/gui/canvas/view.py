@@ -21,7 +21,8 @@ from builder.gui.canvas.scene import GraphScene
 KIND_MIME = "application/x-keras-builder-kind"
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 3.0
-MINIMAP_FROM = 40  # nodes; smaller graphs fit on screen anyway
+MINIMAP_FROM = 40
+PORTS_FROM = 0.3  # zoom below which ports are hidden (too small to grab)  # nodes; smaller graphs fit on screen anyway
 
 
 class CanvasView(QGraphicsView):
@@ -62,6 +63,7 @@ class CanvasView(QGraphicsView):
     def set_scene(self, scene: GraphScene) -> None:
         """Shows another document's scene."""
         self.setScene(scene)
+        scene.set_detail(self.zoom() >= PORTS_FROM)
         self.minimap.setScene(scene)
         self.update_scene_rect()
 
@@ -86,7 +88,7 @@ class CanvasView(QGraphicsView):
         """Zooms to ``factor`` (clamped), keeping the anchor point."""
         factor = max(MIN_ZOOM, min(MAX_ZOOM, factor))
         self.scale(factor / self.zoom(), factor / self.zoom())
-        self.minimap.update()
+        self._zoomed()
 
     def frame(self, rect: QRectF, max_zoom: float = 1.0, min_zoom: float = 0.9) -> None:
         """Shows ``rect``: fitted if that is readable, else from its top at ``min_zoom``."""
@@ -107,6 +109,10 @@ class CanvasView(QGraphicsView):
             x = (sum(it.sceneBoundingRect().center().x() for it in top) / len(top)
                  if top else rect.center().x())
             self.centerOn(QPointF(x, rect.top() - 30 + height / 2))
+        self._zoomed()
+
+    def _zoomed(self) -> None:
+        self.scene().set_detail(self.zoom() >= PORTS_FROM)
         self.minimap.update()
 
     def fit_all(self) -> None:
