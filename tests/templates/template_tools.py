@@ -88,3 +88,30 @@ def shrink(graph, classes: int = 3, sizes=(32, 48, 64, 75, 96, 128, 160, 224)):
             return size
     raise AssertionError(f"no input size in {sizes} analyses without errors: "
                          f"{[str(d) for d in analyze(graph).errors][:3]}")
+
+
+def train_one_step(name: str, classes: int = 3) -> dict:
+    """Shrinks template ``name``, compiles it and runs one training step on a batch
+    of two random images; returns the step's logs.
+
+    Eager execution: for one step, tracing a graph costs far more than it saves.
+    """
+    import keras
+    import numpy as np
+
+    graph = builder.from_template(name).graph
+    size = shrink(graph, classes=classes)
+    model = builder.to_keras(graph)
+    heads = output_heads(graph)
+    assert len(model.outputs) == len(heads)
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss=[h["loss"] for h in heads],
+                  loss_weights=[h["loss_weight"] for h in heads],
+                  run_eagerly=True)
+    rng = np.random.default_rng(0)
+    channels = graph.nodes["input_layer"].params["shape"][-1]
+    x = rng.random((2, size, size, channels), dtype=np.float32)
+    y = np.array([0, classes - 1])
+    logs = model.train_on_batch(x, [y] * len(heads), return_dict=True)
+    keras.backend.clear_session()
+    return logs
