@@ -9,7 +9,8 @@ them.
 Shortcuts: ``identity``; ``projection`` (1×1 conv with the block's stride, then
 BN in post-activation blocks); ``zero_pad`` (CIFAR "option A": a strided 1×1
 max pool, i.e. ``x[:, ::s, ::s]``, then zero channels); ``auto`` (identity when
-the shapes already match, else projection).
+the shapes already match, else projection). ``zero_pad`` is the identity
+where the shape does not change.
 """
 
 from __future__ import annotations
@@ -45,9 +46,12 @@ P_EXPANSION = Param("expansion", "int", 4, "Output channels = filters × expansi
 def choose_shortcut(p, ins, out_channels: int, kind: str) -> str:
     """Resolves ``auto`` from the input shape: identity iff nothing changes."""
     shortcut = p["shortcut"]
+    x = ins[0] if ins else None
+    if shortcut == "zero_pad" and p["strides"] == 1 and x is not None and \
+            x[-1] == out_channels:
+        return "identity"  # option A pads only where the shape changes
     if shortcut != "auto":
         return shortcut
-    x = ins[0] if ins else None
     if x is None or len(x) != 4 or x[-1] is None:
         raise ShapeIssue(
             f"{kind} with shortcut='auto' needs an image input with known channels to "
