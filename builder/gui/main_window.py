@@ -397,6 +397,16 @@ class MainWindow(EditingMixin, QMainWindow):
     def _node_menu(self, menu, node_id: str) -> None:
         # The canvas' right-click menu: block operations first where they apply.
         a = self.actions_by_name
+        analysis = self.scene.analysis
+        info = analysis.nodes.get(node_id) if analysis is not None else None
+        for diag in list(info.diagnostics if info else []):
+            fix = edits.fix_action(self.document.history, diag)
+            if fix is not None:  # the one-click repair, first in the menu
+                action = menu.addAction(f"Fix: {fix[0]}")
+                action.setToolTip(diag.message)
+                action.triggered.connect(lambda checked=False, apply=fix[1]: apply())
+        if menu.actions():
+            menu.addSeparator()
         if blocks.is_block(self.document.history, node_id):
             menu.addAction(a["expand"])
         if blocks.SEP in node_id:

@@ -379,3 +379,21 @@ def test_selecting_an_edge_and_pressing_delete_disconnects(make_window, small_pr
     assert ("relu", "output") not in [(e.src, e.dst) for e in graph.edges]
     assert edge.edge not in window.scene.edges and len(graph) == 4
     assert window.scene.nodes["output"].severity == "error"  # an Output fed by nothing
+
+
+def test_the_node_menu_offers_the_one_click_fix(make_window, small_project):
+    from PySide6.QtWidgets import QMenu
+
+    window = make_window(small_project)
+    window.document.history.set_param("conv", "kernel_size", 40)
+    assert window.scene.nodes["conv"].severity == "error"
+    menu = QMenu()
+    window.view.node_menu(menu, "conv")
+    fixes = [a for a in menu.actions() if a.text().startswith("Fix: ")]
+    assert [a.text() for a in fixes] == ["Fix: Set padding='same'"]
+    fixes[0].trigger()
+    assert window.document.graph.nodes["conv"].params["padding"] == "same"
+    assert window.scene.nodes["conv"].shape_line == "28×28×8"
+    menu = QMenu()
+    window.view.node_menu(menu, "conv")
+    assert not [a for a in menu.actions() if a.text().startswith("Fix: ")]
