@@ -209,3 +209,22 @@ def analyze_params(graph) -> int:
     from builder.analysis import analyze
 
     return analyze(graph).totals.params
+
+
+def test_template_gallery_lists_params_and_input_and_opens_a_new_document(make_window):
+    window = make_window()
+    gallery = window.templates
+    gallery.fill()
+    vgg = next(gallery.item(i) for i in range(gallery.count())
+               if gallery.item(i).data(gallery_role()) and
+               Path(gallery.item(i).data(gallery_role())).stem == "vgg16")
+    assert "138M params" in vgg.text() and "input 224×224×3" in vgg.text()
+    gallery.itemActivated.emit(vgg)
+    assert window.document.project.name.startswith("VGG-16")
+    assert window.document.path is None and len(window.document.graph) == 24
+
+
+def gallery_role():
+    from builder.gui.palette import KIND_ROLE
+
+    return KIND_ROLE
