@@ -30,14 +30,31 @@ def weights_of(path):
     return keras.saving.load_model(path).get_weights()
 
 
-def test_two_workers_over_loopback_end_with_identical_weights(tmp_path):
-    import jax  # noqa: F401
+def tiny_classifier():
+    """Digits at their own 8x8 size into one Dense layer: quick for JAX to compile."""
+    from builder.core import Graph
+    from builder.core.project import Project
 
-    project = builder.load(builder.template_path("lenet"))
+    g = Graph()
+    g.add_node("Input", {"shape": [8, 8, 1]}, id="digits")
+    for node, kind, params in (("flatten", "Flatten", {}),
+                               ("scores", "Dense", {"units": 10, "activation": "softmax"}),
+                               ("output", "Output", {})):
+        g.add_node(kind, params, id=node)
+    g.connect("digits", "flatten")
+    g.connect("flatten", "scores")
+    g.connect("scores", "output")
+    return Project(g, name="tiny")
+
+
+def test_two_workers_over_loopback_end_with_identical_weights(tmp_path):
+    import jax  # noqa: F401 - a test dependency: its absence must fail, not skip
+
+    project = tiny_classifier()
     training = {"backend": "jax", "epochs": 2, "batch_size": 16,
                 "distribution": "multi_process", "coordinator": f"127.0.0.1:{free_port()}",
                 "num_processes": 2}
-    dataset = {"name": "digits", "limit": 128}
+    dataset = {"name": "digits", "limit": 128, "resize": False}
     handles = [start_run(project, tmp_path / f"worker{i}", training=training,
                          dataset=dataset, process_id=i) for i in range(2)]
     results = [list(h.events(timeout=240)) for h in handles]
