@@ -397,3 +397,17 @@ def test_the_node_menu_offers_the_one_click_fix(make_window, small_project):
     menu = QMenu()
     window.view.node_menu(menu, "conv")
     assert not [a for a in menu.actions() if a.text().startswith("Fix: ")]
+
+
+def test_an_edit_redraws_only_the_nodes_whose_analysis_changed(make_window):
+    import builder
+
+    window = make_window(builder.from_template("vgg16"))
+    scene = window.scene
+    drawn = []
+    original = scene._draw_node
+    scene._draw_node = lambda nid, info: (drawn.append(nid), original(nid, info))
+    window.document.history.set_param("block5_conv3", "filters", 256)
+    # The conv, the pool and flatten change shape; fc1 changes weights only.
+    assert sorted(drawn) == sorted(["block5_conv3", "block5_pool", "flatten", "fc1"])
+    assert scene.nodes["fc1"].params_line == f"{(7 * 7 * 256 * 4096 + 4096) / 1e6:.1f}M params"
