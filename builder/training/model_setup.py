@@ -184,3 +184,24 @@ def distribution_scope(kind: str) -> Iterator[str]:
         yield "data_parallel"
         return
     yield "none"
+
+
+def training_options() -> dict[str, Any]:
+    """What this machine offers a run, for the GUI's choices and the CLI's checks.
+
+    Only importable backends are listed, mixed precision only with a GPU, and
+    the distributions that make sense for the current backend and GPU count.
+    """
+    from builder.training.run_config import available_backends  # noqa: PLC0415
+
+    gpus = gpu_count()
+    backend = keras.backend.backend()
+    distributions = ["none"]
+    if gpus > 1:
+        distributions.append("mirrored" if backend == "tensorflow" else "data_parallel")
+    if "jax" in available_backends():
+        distributions.append("multi_process")
+    return {"backends": available_backends(), "backend": backend, "gpus": gpus,
+            "devices": ["auto", "cpu"] + [f"gpu:{i}" for i in range(gpus)],
+            "mixed_precision": gpus > 0, "jit_compile": ["auto", True, False],
+            "distributions": distributions}
