@@ -49,9 +49,11 @@ def insert_node(history: History, kind: str, pos: tuple[float, float] | None = N
     with history.macro(f"Add {kind}"):
         node = history.add_node(kind, params, pos=pos)
         if into is not None and spec_in and spec_out:
-            history.disconnect(into)
+            # The new edge into dst takes the old one's place, so a Concatenate
+            # keeps its input order.
+            place = history.disconnect(into)
             history.connect(into.src, node.id, into.src_port, None)
-            history.connect(node.id, into.dst, None, into.dst_port)
+            history.connect(node.id, into.dst, None, into.dst_port, index=place)
         elif after is not None and after in graph and spec_in and \
                 graph.output_ports(after):
             history.connect(after, node.id)
@@ -81,7 +83,8 @@ def delete_edges(history: History, edges: Iterable[Edge]) -> int:
 def copy_nodes(history: History, ids: Iterable[str]) -> str:
     """The selected nodes and the edges among them as clipboard text (JSON)."""
     graph = history.graph
-    chosen = [nid for nid in graph.nodes if nid in set(ids)]
+    wanted = set(ids)
+    chosen = [nid for nid in graph.nodes if nid in wanted]
     nodes = [{"id": nid, "kind": graph.nodes[nid].kind, "name": graph.nodes[nid].name,
               "params": graph.nodes[nid].params, "pos": graph.nodes[nid].pos}
              for nid in chosen]

@@ -109,3 +109,22 @@ def test_group_keeps_the_input_order_of_a_concatenate():
     assert analyze(g).nodes["cat"].output_shape == (None, 8, 8, 10)
     blocks.expand(history, "left", analyze(g), lambda n: (188, 52))
     assert g.predecessors("cat") == ["left/a", "b"]
+
+
+def test_inserting_into_an_edge_keeps_the_input_order_of_a_concatenate():
+    from builder.core import Graph, History
+    from builder.gui.edits import insert_node
+
+    g = Graph()
+    g.add_node("Input", {"shape": [8, 8, 3]}, id="x")
+    g.add_node("Conv2D", {"filters": 4, "kernel_size": 1}, id="a")
+    g.add_node("Conv2D", {"filters": 6, "kernel_size": 1}, id="b")
+    g.add_node("Concatenate", id="cat")
+    for s, d in (("x", "a"), ("x", "b"), ("a", "cat"), ("b", "cat")):
+        g.connect(s, d)
+    history = History(g)
+    edge = next(e for e in g.edges if (e.src, e.dst) == ("a", "cat"))
+    relu = insert_node(history, "ReLU", (0, 0), into=edge)
+    assert g.predecessors("cat") == [relu, "b"]
+    history.undo()
+    assert g.predecessors("cat") == ["a", "b"]
