@@ -6,6 +6,9 @@ recomputed incrementally under 0.5 ms; at least 500x faster than
 ``to_keras`` + ``count_params`` on the same graph.
 
 Run: ``make bench`` or ``.venv/bin/python benchmarks/analysis.py [--keras-runs N]``.
+Every shipped template (issue #3: load time, analysis of ResNet-152 and Inception
+v3 as composites) is timed by ``benchmarks/templates.py``, which reuses this
+module's helpers.
 """
 
 from __future__ import annotations
