@@ -104,8 +104,9 @@ class _Writer:
         defaults = spec.defaults()
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items()
                           if v != defaults.get(k) and k != "graph")
-        doc = f"{spec.kind}({shown})." if len(shown) < 70 else f"{spec.kind}."
-        text = [f'    """{doc}"""', *body, f"    return {', '.join(outs)}"]
+        doc = f"{spec.kind}({shown})." if len(shown) < 70 else \
+            f"{spec.kind}: {spec.label(params)}."
+        text = [f'    """{doc}"""', *_loops(body), f"    return {', '.join(outs)}"]
         for fn in self.order:  # the same code under another key: share it
             if fn.lines[1:] == text and fn.name.startswith(_snake(spec.kind)):
                 self.fns[key] = fn
@@ -132,7 +133,7 @@ class _Writer:
                 users.setdefault(key, []).append(s.id)
         order = _chain_order(stmts)
         var = dict(bound)
-        taken = {"x", "inputs", "name", "outputs"}
+        taken = {"x", "inputs", "name", "outputs", "i"}
         lines: list[str] = []
         names: list[str] = []
         extra: list[str] = []
@@ -175,6 +176,9 @@ class _Writer:
                         user[0] == following and not by_id[user[0]].as_list and \
                         not by_id[user[0]].is_output and key not in returned:
                     targets.append("x")
+                elif n_out == 1 and following is None and not user and \
+                        list(returned) == [key]:
+                    targets.append("x")  # the last line makes what is returned
                 else:
                     targets.append(fresh(s.local if len(s.outputs) == 1
                                          else f"{s.local}_{port}"))
@@ -203,6 +207,35 @@ class _Writer:
                 feed = target
         outs = [var[key] for key in outputs.values()] + extra_vars
         return lines, outs, names, extra
+
+
+_REPEAT = re.compile(r'^    x = (\w+)\(x, f"\{name\}_([A-Za-z_]*?)(\d+)"\)$')
+
+
+def _loops(lines: list[str]) -> list[str]:
+    """Runs of three or more ``x = block(x, f"{name}_blockK")`` with K counting up
+    become a ``for`` loop (a ResNet-152 stage repeats one block 35 times)."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        m = _REPEAT.match(lines[i])
+        j = i + 1
+        if m:
+            fn, stem, first = m.group(1), m.group(2), int(m.group(3))
+            while j < len(lines):
+                n = _REPEAT.match(lines[j])
+                if not n or (n.group(1), n.group(2), int(n.group(3))) != \
+                        (fn, stem, first + j - i):
+                    break
+                j += 1
+        if m and j - i >= 3:
+            out += [f"    for i in range({first}, {first + j - i}):",
+                    f'        x = {fn}(x, f"{{name}}_{stem}{{i}}")']
+            i = j
+        else:
+            out.append(lines[i])
+            i += 1
+    return out
 
 
 def _chain_order(stmts: list[_Stmt]) -> list[str]:
