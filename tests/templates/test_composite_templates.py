@@ -231,3 +231,13 @@ def test_fractal_blocks_have_2_to_the_c_minus_1_convs():
         c_in = filters
     expected += c_in * 10 + 10
     assert totals(g).trainable == expected
+
+
+@pytest.mark.parametrize("name,gflops", [("resnet18", 1.8), ("resnet34", 3.6),
+                                         ("resnet50", 3.8), ("resnet101", 7.6),
+                                         ("resnet152", 11.3), ("plain34", 3.6),
+                                         ("vgg19", 19.6)])
+def test_multiply_adds_match_he_et_al(name, gflops):
+    # He et al. 2015, Table 1 ("FLOPs", multiply-adds at 224x224) and Figure 3
+    # (VGG-19 19.6 billion, plain-34 3.6 billion); the paper rounds loosely.
+    assert abs(totals(graph(name)).flops / 1e9 - gflops) < 0.1
