@@ -155,7 +155,8 @@ def test_wrn_28_10_has_the_published_36_5_million():
     assert round(totals(g).trainable / 1e6, 1) == 36.5
     flat, _ = expand_graph(g)
     convs = [n for n in flat.nodes.values() if n.kind == "Conv2D" and n.params["kernel_size"] == 3]
-    assert len(convs) + 1 == 26  # + FC; the paper's depth 28 also counts 2 of 3 shortcuts
+    # Depth 28 = 6n + 4 with n = 4 blocks per stage: 6n = 24 block convs + the stem.
+    assert len(convs) == 6 * 4 + 1
     assert builder.analyze(g).nodes["conv4"].output_shape == (None, 8, 8, 640)
 
 
