@@ -302,3 +302,33 @@ def _emit(flat: Graph, origin: dict, label: str, spec: BlockSpec, params: dict,
             for p in node_spec.outputs:
                 local[(node.id, p.name)] = (fid, p.name)
     return {port: local[ref] for port, ref in sub.outputs.items() if ref in local}
+
+
+def explode_command(graph: Graph, node_id: str, analysis=None):
+    """The (unexecuted) undoable command that replaces composite ``node_id`` by its
+    sub-graph, one level, in the document ("expand on the canvas").
+
+    Inner nodes get the ids ``expand_graph`` gives them (``conv2/block1``), so the
+    compiled model and its layer names do not change.
+
+    Raises:
+        ExpandError: if the node is not a composite or cannot be expanded.
+    """
+    from builder.analysis.analyzer import analyze
+    from builder.core.grouping import dissolve_command
+
+    node = graph.node(node_id)
+    spec = _spec(node.kind)
+    if not is_composite(spec):
+        raise ExpandError(f"Only a composite block expands. Received: '{node_id}' "
+                          f"({node.kind})")
+    analysis = analysis if analysis is not None else analyze(graph)
+    info = analysis.nodes.get(node_id)
+    try:
+        sub = expansion(spec, node.params, list(info.input_shapes) if info else [])
+    except Exception as exc:
+        message = exc.message if isinstance(exc, ShapeIssue) else f"{type(exc).__name__}: {exc}"
+        raise ExpandError(f"Cannot expand '{node.label}' ({node.kind}). Received: "
+                          f"{message}") from None
+    return dissolve_command(graph, node_id, sub.to_dict(), keep_ids=False,
+                            text=f"Expand {node.label}")

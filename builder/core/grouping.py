@@ -138,51 +138,83 @@ def ungroup_command(graph: Graph, group_id: str) -> Macro:
     if node.kind != GROUP_KIND:
         raise GroupError(f"Only a Group can be ungrouped. Received: '{group_id}' "
                          f"({node.kind})")
-    sub = node.params.get("graph")
+    return dissolve_command(graph, group_id, node.params.get("graph"), keep_ids=True,
+                            text=f"Ungroup {node.label}")
+
+
+def dissolve_command(graph: Graph, node_id: str, sub: dict, *, keep_ids: bool,
+                     text: str) -> Macro:
+    """The (unexecuted) command that replaces a node by the sub-graph ``sub``.
+
+    Args:
+        graph: the document.
+        node_id: the node to replace (a Group, or any composite block).
+        sub: its sub-graph in the Group ``graph`` form: ``nodes``, ``edges``
+            (``"@port"``/``"@port:i"`` for its inputs) and ``outputs`` (port ->
+            ``[inner id, port]``).
+        keep_ids: inner ids stay as they are where free (ungroup); otherwise they
+            become ``<node id>/<inner id>`` (expanding a block in place, so the
+            compiled layer names do not change).
+        text: the undo step's name.
+
+    Raises:
+        GroupError: if ``sub`` is malformed.
+    """
+    node = graph.node(node_id)
     try:
         inner_nodes = list(sub["nodes"])
         inner_edges = list(sub.get("edges", []))
-        out_id, out_port = sub["outputs"]["out"]
-    except (TypeError, KeyError, ValueError) as exc:
-        raise GroupError(f"Group '{group_id}' has a malformed 'graph' param. Received: "
+        outputs = {port: tuple(ref) for port, ref in dict(sub.get("outputs", {})).items()}
+        for entry in inner_nodes:
+            entry["id"], entry["kind"]  # noqa: B018 - checks the keys exist
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise GroupError(f"'{node_id}' has a malformed sub-graph. Received: "
                          f"{type(exc).__name__}: {exc}") from None
-    taken = set(graph.nodes) - {group_id}
+    taken = set(graph.nodes) - {node_id}
     ids: dict[str, str] = {}
     for entry in inner_nodes:
         local = entry["id"]
-        new = local if local not in taken else f"{group_id}/{local}"
+        new = local if keep_ids and local not in taken else f"{node_id}/{local}"
         n = 2
         while new in taken:
-            new, n = f"{group_id}/{local}_{n}", n + 1
+            new, n = f"{node_id}/{local}_{n}", n + 1
         ids[local] = new
         taken.add(new)
-    feeds = graph.in_edges(group_id)  # ordered: input i is the i-th
-    index = list(graph.nodes).index(group_id)
-    children: list[Command] = [RemoveNode(graph, group_id)]
+    feeds = graph.in_edges(node_id)  # ordered by port, then connection order
+    index = list(graph.nodes).index(node_id)
+    children: list[Command] = [RemoveNode(graph, node_id)]
     for k, entry in enumerate(inner_nodes):
+        name = entry.get("name")
+        if not keep_ids and (node.name or name):  # as expand_graph names them
+            name = f"{node.name or node_id}/{name or entry['id']}"
         children.append(AddNode(graph, entry["kind"], entry.get("params"),
-                                id=ids[entry["id"]], name=entry.get("name"),
+                                id=ids[entry["id"]], name=name,
                                 pos=node.pos, index=index + k))
-    # Consumers of the group first, at the positions its edges had (minus the
-    # group's own incoming edges that precede them, which are gone).
-    out_edges = [(i, e) for i, e in enumerate(graph.edges) if e.src == group_id]
+    # Consumers first, at the positions the node's edges had (minus its own
+    # incoming edges that preceded them, which are gone).
+    out_edges = [(i, e) for i, e in enumerate(graph.edges) if e.src == node_id]
     for i, e in out_edges:
-        before = sum(1 for x in graph.edges[:i] if x.src != group_id and x.dst != group_id)
+        if e.src_port not in outputs:
+            raise GroupError(f"'{node_id}' has no inner tensor for its output "
+                             f"'{e.src_port}'. Received: outputs {sorted(outputs)}")
+        before = sum(1 for x in graph.edges[:i] if node_id not in (x.src, x.dst))
         before += sum(1 for j, _ in out_edges if j < i)
-        children.append(Connect(graph, ids[out_id], e.dst, out_port, e.dst_port,
-                                index=before))
+        src, port = outputs[e.src_port]
+        children.append(Connect(graph, ids[src], e.dst, port, e.dst_port, index=before))
     for entry in inner_edges:
         src = entry["from"]
         if src.startswith("@"):
-            k = int(src.partition(":")[2] or 0)
-            if k >= len(feeds):
-                continue  # an input the group was never given
-            children.append(Connect(graph, feeds[k].src, ids[entry["to"]],
-                                    feeds[k].src_port, entry.get("to_port", "in")))
+            port, _, k = src[1:].partition(":")
+            on_port = [f for f in feeds if f.dst_port == port]
+            k = int(k or 0)
+            if k >= len(on_port):
+                continue  # an input the node was never given
+            children.append(Connect(graph, on_port[k].src, ids[entry["to"]],
+                                    on_port[k].src_port, entry.get("to_port", "in")))
         else:
             children.append(Connect(graph, ids[src], ids[entry["to"]],
                                     entry.get("from_port", "out"),
                                     entry.get("to_port", "in")))
-    macro = Macro(f"Ungroup {node.label}", children)
+    macro = Macro(text, children)
     macro.node_ids = [ids[e["id"]] for e in inner_nodes]
     return macro

@@ -107,3 +107,33 @@ def test_aux_head_is_a_model_head():
     assert a.ok and not a.warnings, [str(d) for d in a.diagnostics]
     flat, _ = expand_graph(g, a)
     assert flat.nodes["aux/output"].params["loss_weight"] == 0.3
+
+
+def test_expanding_a_block_on_the_canvas_keeps_the_model_and_undoes_exactly():
+    from builder.analysis.expand import ExpandError, explode_command
+    from builder.core import History
+
+    g = chain(stage(first={"strides": 2, "se_ratio": 2}), ("gap", "GlobalAvgPool2D", {}))
+    g.rename("s1", "conv2")
+    before = g.to_dict()
+    flat_before = expand_graph(g)[0]
+    history = History(g)
+    history.push(explode_command(g, "s1"))
+    assert {"s1/block1", "s1/block2"} <= set(g.nodes)
+    assert g.nodes["s1/block1"].label == "conv2/block1"
+    history.push(explode_command(g, "s1/block1"))
+    assert g.nodes["s1/block1/se"].kind == "SqueezeExcite"
+    flat_after = expand_graph(g)[0]
+    # The layers, their names and their wiring are those of the unexpanded graph.
+    assert {n: (v.kind, v.label) for n, v in flat_after.nodes.items()} == \
+        {n: (v.kind, v.label) for n, v in flat_before.nodes.items()}
+    assert sorted(map(str, flat_after.edges)) == sorted(map(str, flat_before.edges))
+    history.undo()
+    history.undo()
+    assert g.to_dict() == before
+    try:
+        explode_command(g, "gap")
+    except ExpandError as exc:
+        assert "Only a composite block expands" in str(exc)
+    else:
+        raise AssertionError("a plain layer must not expand")
