@@ -78,7 +78,8 @@ def test_the_run_directory_holds_config_models_log_and_backup(finished_run):
     run_dir, events = finished_run
     config = json.loads((run_dir / "config.json").read_text())
     assert config["training"]["epochs"] == 2 and config["training"]["optimizer"]["name"] == "adam"
-    assert config["dataset"] == DIGITS
+    lenet = builder.load(builder.template_path("lenet"))
+    assert config["dataset"] == {**lenet.dataset, **DIGITS}  # overrides on the project's
     assert builder.load(run_dir / "project.json").graph.to_dict() == \
         builder.load(builder.template_path("lenet")).graph.to_dict()
     rows = list(csv.DictReader((run_dir / "log.csv").open()))
