@@ -51,6 +51,31 @@ def resnet50_graph() -> Graph:
     return g
 
 
+def resnet50v2_graph() -> Graph:
+    """ResNet-50 v2 (pre-activation) as keras.applications builds it."""
+    g = Graph()
+    g.add_node("Input", {"shape": [224, 224, 3]}, id="input_layer")
+    x = _chain(g, "input_layer",
+               ("conv1_pad", "ZeroPadding2D", {"padding": 3}),
+               ("conv1_conv", "Conv2D", {"filters": 64, "kernel_size": 7, "strides": 2,
+                                         "padding": "valid"}),
+               ("pool1_pad", "ZeroPadding2D", {"padding": 1}),
+               ("pool1_pool", "MaxPool2D", {"pool_size": 3, "strides": 2}))
+    for stage, (filters, blocks, strides) in enumerate(
+            [(64, 3, 2), (128, 4, 2), (256, 6, 2), (512, 3, 1)], start=2):
+        x = _chain(g, x, (f"conv{stage}", "Stage", {
+            "block": "PreactBottleneck", "blocks": blocks,
+            "params": {"filters": filters, "epsilon": EPS},
+            "first": {"shortcut": "projection"},
+            "last": {"strides": strides, "shortcut": "identity"}}))
+    x = _chain(g, x, ("post_bn", "BatchNormalization", {"epsilon": EPS}),
+               ("post_relu", "Activation", {"activation": "relu"}),
+               ("avg_pool", "GlobalAvgPool2D", {}),
+               ("predictions", "Dense", {"units": 1000, "activation": "softmax"}))
+    _chain(g, x, ("output", "Output", {}))
+    return g
+
+
 def densenet121_graph() -> Graph:
     """DenseNet-121 as keras.applications builds it."""
     g = Graph()
@@ -151,6 +176,20 @@ def test_resnet50_source_builds_the_same_model(resnet50_pair):
 
     ours, _ = resnet50_pair
     assert_same_models(ours, build_from_source(resnet50_graph()))
+
+
+def test_resnet50v2_from_preact_stages_equals_keras_applications():
+    graph = resnet50v2_graph()
+    a = analyze(graph)
+    assert a.ok, [str(d) for d in a.errors]
+    ours = to_keras(graph)
+    theirs = keras.applications.ResNet50V2(weights=None)
+    assert (a.totals.trainable, a.totals.non_trainable) == _totals(theirs)
+    # Keras leaves the strided 1x1 max-pool shortcuts unnamed; compare in order.
+    assert _layer_rows(ours) == _layer_rows(theirs)
+    for layer in theirs.layers:
+        if not layer.name.startswith(("max_pooling2d", "input_layer")):
+            assert ours.get_layer(layer.name).output.shape == layer.output.shape
 
 
 def test_densenet121_from_blocks_equals_keras_applications():
