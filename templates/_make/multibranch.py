@@ -142,6 +142,11 @@ def densenet121():
 # -- SqueezeNet --------------------------------------------------------------------------
 
 
+#: fire module n -> (s1x1, e1x1 = e3x3), the same in versions 1.0 and 1.1.
+SQUEEZENET_FIRES = {2: (16, 64), 3: (16, 64), 4: (32, 128), 5: (32, 128), 6: (48, 192),
+                    7: (48, 192), 8: (64, 256), 9: (64, 256)}
+
+
 def _fire(net: Net, n: int, squeeze: int, expand: int) -> None:
     net.add("Fire", f"fire{n}", squeeze=squeeze, expand1x1=expand, expand3x3=expand)
 
@@ -160,17 +165,13 @@ def squeezenet(version: str):
         net = Net([227, 227, 3])
         net.conv("conv1", 96, 7, strides=2, padding="valid")
         net.add("MaxPool2D", "maxpool1", pool_size=3, strides=2)
-        fires = {2: (16, 64), 3: (16, 64), 4: (32, 128), 5: (32, 128), 6: (48, 192),
-                 7: (48, 192), 8: (64, 256), 9: (64, 256)}
         pools_after = {4: "maxpool4", 8: "maxpool8"}
     else:
         net = Net([224, 224, 3])
         net.conv("conv1", 64, 3, strides=2, padding="valid")
         net.add("MaxPool2D", "maxpool1", pool_size=3, strides=2)
-        fires = {2: (16, 64), 3: (16, 64), 4: (32, 128), 5: (32, 128), 6: (48, 192),
-                 7: (48, 192), 8: (64, 256), 9: (64, 256)}
         pools_after = {3: "maxpool3", 5: "maxpool5"}
-    for n, (squeeze, expand) in fires.items():
+    for n, (squeeze, expand) in SQUEEZENET_FIRES.items():
         _fire(net, n, squeeze, expand)
         if n in pools_after:
             net.add("MaxPool2D", pools_after[n], pool_size=3, strides=2)
