@@ -58,7 +58,9 @@ def test_loads_and_analyses_cleanly(name):
 def test_file_is_what_the_generator_writes(name):
     # Regenerating must not change a byte: templates are reproducible data.
     text = (builder.templates_dir() / f"{name}.json").read_text(encoding="utf-8")
-    assert text == dumps_project(generator().build(name))
+    assert text == dumps_project(generator().build(name)), (
+        f"templates/{name}.json is stale (a catalogue default or the generator changed): "
+        f"run .venv/bin/python templates/_make/make.py and review the diff")
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
