@@ -95,8 +95,7 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
 
     ms.set_precision(run["mixed_precision"])
     device = ms.device_name(str(run["device"]))
-    device_scope = keras.device(device) if device else _null()
-    with device_scope, ms.distribution_scope(run["distribution"]) as distribution:
+    with _device(device), ms.distribution_scope(run["distribution"]) as distribution:
         model = to_keras(project.graph, name=config.get("name"))
         if run["mixed_precision"]:
             model = ms.last_layers_float32(model)
@@ -156,7 +155,7 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
     events = EventCallback(emit, stop, steps_per_epoch, run["batch_events_per_second"])
     checkpoints = RunCheckpoints(run_dir, emit, run["monitor"], state, early, plateau)
     callbacks += [events, checkpoints]
-    with device_scope if device else _null():
+    with _device(device):
         model.fit(**train_args, epochs=run["epochs"],
                   initial_epoch=initial_epoch, validation_data=(data.x_val, y_val),
                   shuffle=True, verbose=0, callbacks=callbacks)
@@ -197,6 +196,13 @@ def _best(state: dict | None) -> dict | None:
         return None
     return {"monitor": state.get("monitor"), "value": state.get("best"),
             "epoch": state.get("best_epoch")}
+
+
+def _device(name: str | None) -> Any:
+    """A fresh ``keras.device`` scope (scopes cannot be entered twice), or none."""
+    import keras  # noqa: PLC0415
+
+    return keras.device(name) if name else _null()
 
 
 class _null:

@@ -75,3 +75,11 @@ def test_the_last_layer_stays_float32_under_mixed_precision():
     assert model.get_layer("c1").compute_dtype == "float16"
     assert model.get_layer("predictions").compute_dtype == "float32"
     assert model.outputs[0].dtype == "float32"
+
+
+def test_a_run_on_the_chosen_device(tmp_path):
+    project = builder.load(builder.template_path("lenet"))
+    handle = start_run(project, tmp_path / "r", training={"device": "cpu", "epochs": 1},
+                       dataset={"name": "digits", "limit": 32}, in_process=True)
+    events = list(handle.events(timeout=60))
+    assert events[0]["device"] == "cpu:0" and events[-1]["type"] == "finished"
