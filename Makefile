@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/analysis.py
 	$(PY) benchmarks/templates.py
+	$(PY) benchmarks/training.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
