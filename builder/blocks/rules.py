@@ -12,7 +12,7 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "gelu", "swish", "sigmoid"
                "tanh", "softmax",
                # Keras 3 names that imported models use ("swish" saves as "silu",
                # "hard_swish" as "hard_silu"); all keep the shape.
-               "silu", "hard_silu", "hard_sigmoid", "relu6", "selu", "celu",
+               "silu", "hard_silu", "hard_swish", "hard_sigmoid", "relu6", "selu", "celu",
                "softplus", "softsign", "exponential", "mish", "log_softmax",
                "log_sigmoid", "hard_tanh")
 

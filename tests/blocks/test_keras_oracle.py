@@ -166,7 +166,8 @@ CASES = [
     case("StochasticDepth", (4, 4, 3)),
     case("StochasticDepth", (7,), rate=0.0),
     *(case("Activation", (4, 3), activation=a)
-      for a in ("silu", "hard_silu", "relu6", "hard_sigmoid", "mish", "log_softmax")),
+      for a in ("silu", "hard_silu", "hard_swish", "relu6", "hard_sigmoid", "mish",
+                "log_softmax")),
     case("Conv2D", (6, 6, 3), filters=2, activation="silu"),
 ]
 
