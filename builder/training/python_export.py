@@ -177,7 +177,7 @@ def python_script(project: Project, config: dict[str, Any] | None = None,
     if isinstance(schedule, dict) and schedule.get("registered_name"):
         cls = keras.saving.get_registered_object(schedule["registered_name"])
         parts.append("# The schedule is Keras Builder's own, copied in.\n"
-                     + inspect.getsource(cls).rstrip())
+                     + _module_body(inspect.getmodule(cls)))
     parts.append("class DatasetError(Exception):\n"
                  '    """Data that cannot be read or fed to the model."""')
     if name == "shapes":
@@ -189,6 +189,24 @@ def python_script(project: Project, config: dict[str, Any] | None = None,
     main = _MAIN.format(loader=loader if name not in sources.KERAS_SETS else
                         f"(lambda spec: load_keras_dataset({name!r}))", name=name)
     return "\n\n\n".join(parts) + main
+
+
+def _module_body(module: Any) -> str:
+    """A self-contained module's code without its docstring and imports (the
+    script imports keras and ops itself), so module constants come along."""
+    import ast  # noqa: PLC0415
+
+    source = inspect.getsource(module)
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    kept = [node for node in tree.body
+            if not isinstance(node, (ast.Import, ast.ImportFrom))
+            and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+    chunks = []
+    for node in kept:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        chunks.append("\n".join(lines[start - 1:node.end_lineno]))
+    return "\n\n\n".join(chunks)
 
 
 def _loss_config(loss: Any) -> Any:

@@ -117,3 +117,35 @@ def test_a_project_exports_with_fresh_weights(tmp_path):
     assert run_dir is None and project.name == "LeNet-5"
     result = export_model(model, "keras", tmp_path / "lenet.keras", project=project)
     assert result.max_difference == 0.0
+
+
+def test_the_script_loads_the_same_data_as_a_run(tmp_path):
+    """The copied data recipe draws the same shapes, split and normalised the same."""
+    import importlib.util
+
+    from builder.core.project import Project
+    from builder.training.datasets import load_dataset
+    from builder.training.python_export import python_script
+
+    project = builder.load(builder.template_path("linear"))  # 32x32x3, 10 classes
+    project = Project(project.graph, name="linear",
+                      dataset={"name": "shapes", "samples": 60, "image_size": 24,
+                               "validation_split": 0.25, "seed": 4},
+                      training={"optimizer": {"name": "sgd"},
+                                "schedule": {"name": "cyclical", "step_size_epochs": 2}})
+    script = tmp_path / "train_shapes.py"
+    script.write_text(python_script(project))
+    spec = importlib.util.spec_from_file_location("train_shapes", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x, y, xv, yv = module.load_data((32, 32, 3))
+    data = load_dataset(project.dataset, (32, 32, 3))
+    np.testing.assert_array_equal(x, data.x_train)
+    np.testing.assert_array_equal(yv, data.y_val)
+    import keras
+
+    optimizer = keras.optimizers.deserialize(module.OPTIMIZER)  # the copied schedule class
+    schedule = optimizer._learning_rate
+    assert type(schedule).__name__ == "CyclicalLearningRate"
+    assert type(schedule).__module__ == "train_shapes"  # the script's own copy
+    assert schedule.step_size == 2 * 2  # 2 epochs of 2 batches (45 samples / 32)

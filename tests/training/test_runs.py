@@ -161,3 +161,40 @@ def test_resume_restores_early_stopping_counters(tmp_path, lenet):
     # from zero would have needed four.
     assert events[-1]["reason"] == "early_stopping" and events[-1]["epoch"] == 4
     assert json.loads((tmp_path / "r" / "config.json").read_text())["training"]["epochs"] == 8
+
+
+def small_project(shape, classes, heads=1):
+    """Input -> Flatten -> one Dense head per Output (two heads: GoogLeNet-style)."""
+    from builder.core import Graph
+    from builder.core.project import Project
+
+    g = Graph()
+    g.add_node("Input", {"shape": list(shape)}, id="images")
+    g.add_node("Flatten", {}, id="flatten")
+    g.connect("images", "flatten")
+    for i in range(heads):
+        g.add_node("Dense", {"units": classes, "activation": "softmax"}, id=f"scores{i}")
+        g.add_node("Output", {"loss_weight": 1.0 if i == 0 else 0.3}, id=f"out{i}")
+        g.connect("flatten", f"scores{i}")
+        g.connect(f"scores{i}", f"out{i}")
+    return Project(g, name="small")
+
+
+def test_a_run_with_augmentation(tmp_path):
+    project = small_project((16, 16, 3), 3)
+    dataset = {"name": "shapes", "samples": 80, "image_size": 16,
+               "augment": {"flip": "horizontal", "crop": 2, "rotation": 0.05}}
+    events = run_events(start_run(project, tmp_path / "r", training={"epochs": 2,
+                                                                     "batch_size": 16},
+                                  dataset=dataset, in_process=True))
+    assert events[-1]["type"] == "finished" and events[-1]["step"] == 8
+    assert events[0]["samples"] == 64 and events[0]["classes"] == 3
+
+
+def test_a_run_with_two_heads(tmp_path):
+    events = run_events(start_run(small_project((8, 8, 1), 10, heads=2), tmp_path / "r",
+                                  training={"epochs": 1, "batch_size": 32},
+                                  dataset={"name": "digits", "limit": 64}, in_process=True))
+    assert events[-1]["type"] == "finished"
+    epoch = [e for e in events if e["type"] == "epoch"][0]
+    assert {"loss", "scores0_accuracy", "scores1_accuracy", "val_scores0_accuracy"} <= set(epoch)
