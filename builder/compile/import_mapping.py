@@ -468,7 +468,3 @@ def _generic_converter(class_name: str) -> Converter | None:
         return convert
     return None
 
-
-def is_supported(module: str | None, class_name: str) -> bool:
-    """Whether a layer class has a converter (its options may still be refused)."""
-    return (module or "", class_name) in CONVERTERS
