@@ -35,6 +35,12 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert main(["evaluate", str(run_dir)]) == 0
     assert "best.keras on digits validation split (16 samples)" in capsys.readouterr().out
 
+    # One more epoch from the backup, this time as raw JSON-lines events.
+    assert main(["train", "--resume", str(run_dir), "--epochs", "2", "--events"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events[0]["type"] == "started" and events[0]["initial_epoch"] == 1
+    assert events[-1]["type"] == "finished" and events[-1]["step"] == 8
+
 
 def test_train_refuses_bad_requests_in_one_line(tmp_path, capsys):
     assert main(["train", "lenet", "--dataset", "imagenet", "--out", str(tmp_path / "a")]) == 2
