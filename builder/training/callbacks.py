@@ -52,6 +52,7 @@ class EventCallback(keras.callbacks.Callback):
         self.step = 0
         self._last_sent = 0.0
         self._epoch_start = 0.0
+        self._lock = threading.Lock()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch + 1
@@ -60,14 +61,20 @@ class EventCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.stop.is_set():
             self.model.stop_training = True
-        self.step = (self.epoch - 1) * self.steps_per_epoch + batch + 1
-        now = time.monotonic()
-        if batch + 1 < self.steps_per_epoch and now - self._last_sent < self.interval:
-            return
-        self._last_sent = now
-        self.emit(make_event("batch", epoch=self.epoch, batch=batch + 1, step=self.step,
-                             **(logs or {}),
-                             learning_rate=current_learning_rate(self.model.optimizer)))
+        step = (self.epoch - 1) * self.steps_per_epoch + batch + 1
+        # Keras may run this hook for consecutive batches on several threads:
+        # send in step order, never an older batch after a newer one.
+        with self._lock:
+            if step <= self.step:
+                return
+            self.step = step
+            now = time.monotonic()
+            if batch + 1 < self.steps_per_epoch and now - self._last_sent < self.interval:
+                return
+            self._last_sent = now
+            self.emit(make_event("batch", epoch=self.epoch, batch=batch + 1, step=step,
+                                 **(logs or {}),
+                                 learning_rate=current_learning_rate(self.model.optimizer)))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.step = int(self.model.optimizer.iterations.numpy()
