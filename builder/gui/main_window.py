@@ -70,6 +70,9 @@ class MainWindow(EditingMixin, QMainWindow):
         self.scene: GraphScene | None = None
         self._build_widgets()
         self._build_actions()
+        from builder.gui.training import install  # noqa: PLC0415 - the bottom dock's panel
+
+        install(self)
         self.set_document(document or Document())
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
@@ -223,6 +226,7 @@ class MainWindow(EditingMixin, QMainWindow):
         self.inspector.set_document(document)
         self.summary.set_document(document)
         self.code.set_document(document)
+        self.training_panel.set_document(document)
         self._analysed(self.scene.analysis)
         self._history_changed(document.history.state)
         # Readable from the top; a big graph's whole shape is in the minimap.
@@ -483,5 +487,6 @@ class MainWindow(EditingMixin, QMainWindow):
             return
         if self.remember_layout:
             self.save_layout()
+        self.training_panel.shutdown()
         self.recovery.discard()
         event.accept()

@@ -1,0 +1,320 @@
+"""What the training panel shows, as plain data (no Qt, no Keras).
+
+* :class:`SetSettings`: an undoable edit of the project's ``training`` and
+  ``dataset`` sections, so Save persists the panel's settings and Undo reverts them.
+* :class:`RunSeries`: the curves of one run, grown event by event from the
+  JSON-lines stream (batch loss raw and smoothed, epoch metrics, rate, progress).
+* :func:`list_runs` / :func:`read_run`: the runs of a project, from their run
+  directories (config, events, best metric, duration).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from builder.core.commands import Command
+from builder.core.project import Project
+
+#: Training samples of the built-in and Keras sets (for steps-per-epoch estimates).
+KNOWN_SIZES = {"digits": 1797, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000,
+               "cifar100": 50000}
+
+#: Weight of the past in the smoothed batch loss (bias-corrected moving average).
+SMOOTHING = 0.9
+
+
+class SetSettings(Command):
+    """Replaces one section (``"training"`` or ``"dataset"``) of a project.
+
+    Consecutive edits of one section merge into one undo step, as typing in one
+    field of the inspector does.
+    """
+
+    def __init__(self, project: Project, section: str, value: dict[str, Any], text: str = ""):
+        if section not in ("training", "dataset"):
+            raise ValueError(f"section must be 'training' or 'dataset'. Received: {section!r}")
+        self.project = project
+        self.section = section
+        self.old = copy.deepcopy(getattr(project, section))
+        self.new = copy.deepcopy(value)
+        self.text = text or f"Set {section} settings"
+
+    def redo(self) -> None:
+        setattr(self.project, self.section, copy.deepcopy(self.new))
+
+    def undo(self) -> None:
+        setattr(self.project, self.section, copy.deepcopy(self.old))
+
+    def merge_with(self, other: Command) -> bool:
+        if (isinstance(other, SetSettings) and other.project is self.project
+                and other.section == self.section and other.text == self.text):
+            self.new = copy.deepcopy(other.new)
+            return True
+        return False
+
+    def is_obsolete(self) -> bool:
+        return self.old == self.new
+
+
+def estimate_steps_per_epoch(training: dict[str, Any], dataset: dict[str, Any]) -> int:
+    """Batches per epoch the engine will run, ``ceil(n_train / batch_size)``.
+
+    The number of samples is known for built-in sets; for files it is a guess
+    (1,000) until a run reports the real figure.
+    """
+    name = dataset.get("name") or "digits"
+    n = KNOWN_SIZES.get(name)
+    if name == "shapes":
+        n = int(dataset.get("samples", 2000))
+    if n is None:
+        n = 1000
+    if name in ("digits", "shapes", "npz", "folder", "csv"):
+        # Sets without a test split hold validation_split of their samples out.
+        n = max(1, round(n * (1 - float(dataset.get("validation_split", 0.2)))))
+    if dataset.get("limit"):
+        n = min(n, int(dataset["limit"]))  # the engine limits the training part
+    return max(1, math.ceil(n / int(training.get("batch_size", 32))))
+
+
+def runs_root(project: Project, config_dir: Path | None = None) -> Path:
+    """Where a project's runs go: ``runs/`` beside its file, else (unsaved, or a
+    template opened as is) in the settings folder."""
+    templates = Path(__file__).resolve().parents[3] / "templates"
+    if project.path and Path(project.path).resolve().parent != templates:
+        return Path(project.path).resolve().parent / "runs"
+    if config_dir is None:
+        config_dir = Path(os.environ.get("KERAS_BUILDER_CONFIG_DIR")
+                          or Path.home() / ".config" / "keras-builder")
+    return config_dir / "runs"
+
+
+def slug(name: str) -> str:
+    """The run-folder prefix of a project name (as ``new_run_dir`` makes it)."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "run"
+
+
+def smooth(values: Iterable[float], beta: float = SMOOTHING) -> list[float]:
+    """Bias-corrected exponential moving average (causal, as TensorBoard's)."""
+    out, avg = [], 0.0
+    for i, v in enumerate(values, 1):
+        avg = beta * avg + (1 - beta) * v
+        out.append(avg / (1 - beta ** i))
+    return out
+
+
+def downsample(xs: list[float], ys: list[float], max_points: int = 2000
+               ) -> tuple[list[float], list[float]]:
+    """At most ``max_points`` evenly strided points, the last one always kept."""
+    n = len(xs)
+    if n <= max_points:
+        return xs, ys
+    stride = math.ceil(n / max_points)
+    idx = list(range(0, n, stride))
+    if idx[-1] != n - 1:
+        idx.append(n - 1)
+    return [xs[i] for i in idx], [ys[i] for i in idx]
+
+
+@dataclass
+class RunSeries:
+    """The curves and progress of one run, fed its events in order.
+
+    Attributes:
+        batch: per-batch lists keyed ``step``, ``loss``, ``smoothed``,
+            ``accuracy``, ``learning_rate``.
+        epoch: per-epoch lists keyed ``epoch``, ``loss``, ``val_loss``,
+            ``accuracy``, ``val_accuracy``, ``learning_rate`` (``None`` where absent).
+        status: ``idle``, ``running``, ``finished``, ``stopped`` or ``failed``.
+        message: the failure's message (or the finish reason).
+    """
+
+    batch: dict[str, list] = field(default_factory=lambda: {
+        k: [] for k in ("step", "loss", "smoothed", "accuracy", "learning_rate")})
+    epoch: dict[str, list] = field(default_factory=lambda: {
+        k: [] for k in ("epoch", "loss", "val_loss", "accuracy", "val_accuracy",
+                        "learning_rate")})
+    status: str = "idle"
+    message: str = ""
+    started: dict[str, Any] | None = None
+    last: dict[str, Any] | None = None
+    best: dict[str, Any] | None = None
+    seconds: float = 0.0
+    events: int = 0
+    _avg: float = 0.0
+    _n: int = 0
+    _t0: float | None = None
+    _step0: int = 0
+    _t_last: float | None = None
+    _step_last: int = 0
+
+    def feed(self, event: dict[str, Any]) -> None:
+        """Adds one event of the stream."""
+        self.events += 1
+        kind = event.get("type")
+        if kind == "started":
+            self.started = event
+            self.status = "running"
+            self._t0, self._step0 = None, int(event.get("step") or 0)
+        elif kind == "batch":
+            self._batch(event)
+        elif kind == "epoch":
+            for key, values in self.epoch.items():
+                values.append(event.get(key))
+            self.seconds += float(event.get("seconds") or 0.0)
+        elif kind in ("finished", "stopped", "failed"):
+            self.status = kind
+            self.message = (event.get("message") or event.get("reason")
+                            or ("killed" if event.get("forced") else ""))
+            if event.get("best"):
+                self.best = event["best"]
+        self.last = event
+
+    def _batch(self, event: dict[str, Any]) -> None:
+        loss = event.get("loss")
+        b = self.batch
+        b["step"].append(int(event.get("step") or len(b["step"]) + 1))
+        b["loss"].append(loss)
+        if loss is not None:
+            self._n += 1
+            self._avg = SMOOTHING * self._avg + (1 - SMOOTHING) * loss
+            b["smoothed"].append(self._avg / (1 - SMOOTHING ** self._n))
+        else:
+            b["smoothed"].append(None)
+        b["accuracy"].append(event.get("accuracy"))
+        b["learning_rate"].append(event.get("learning_rate"))
+        now = float(event.get("time") or time.time())
+        if self._t0 is None:
+            self._t0, self._step0 = now, b["step"][-1]
+        self._t_last, self._step_last = now, b["step"][-1]
+
+    # -- progress --------------------------------------------------------------
+
+    @property
+    def total_steps(self) -> int:
+        s = self.started or {}
+        return int(s.get("epochs") or 0) * int(s.get("steps_per_epoch") or 0)
+
+    @property
+    def step(self) -> int:
+        return self.batch["step"][-1] if self.batch["step"] else int(
+            (self.started or {}).get("step") or 0)
+
+    @property
+    def fraction(self) -> float:
+        """Share of the planned steps done, 0..1."""
+        total = self.total_steps
+        return min(1.0, self.step / total) if total else 0.0
+
+    @property
+    def steps_per_second(self) -> float | None:
+        if self._t0 is None or self._t_last is None or self._t_last <= self._t0:
+            return None
+        return (self._step_last - self._step0) / (self._t_last - self._t0)
+
+    @property
+    def images_per_second(self) -> float | None:
+        rate = self.steps_per_second
+        if rate is None:
+            return None
+        return rate * int((self.started or {}).get("batch_size") or 0)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        rate = self.steps_per_second
+        if not rate:
+            return None
+        return max(0.0, (self.total_steps - self.step) / rate)
+
+    def final_metric(self) -> tuple[str, float] | None:
+        """The last epoch's validation accuracy (else loss), for the headline."""
+        for key in ("val_accuracy", "accuracy", "val_loss", "loss"):
+            values = [v for v in self.epoch[key] if v is not None]
+            if values:
+                return key, values[-1]
+        return None
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``1:02:03``, ``4:05`` or ``—``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+@dataclass
+class RunInfo:
+    """One run directory, summarised for the runs list."""
+
+    path: Path
+    name: str
+    config: dict[str, Any]
+    series: RunSeries
+
+    @property
+    def optimizer(self) -> str:
+        return str(self.config.get("training", {}).get("optimizer", {}).get("name", "?"))
+
+    @property
+    def schedule(self) -> str:
+        return str(self.config.get("training", {}).get("schedule", {}).get("name", "?"))
+
+    def best_metric(self) -> tuple[str, float] | None:
+        """Best validation accuracy (or lowest validation loss) over the epochs."""
+        for key, pick in (("val_accuracy", max), ("accuracy", max), ("val_loss", min),
+                          ("loss", min)):
+            values = [v for v in self.series.epoch[key] if v is not None]
+            if values:
+                return key, pick(values)
+        return None
+
+    def describe(self) -> str:
+        t = self.config.get("training", {})
+        opt = t.get("optimizer", {})
+        return (f"{opt.get('name', '?')} lr={opt.get('learning_rate', '?')} · "
+                f"{t.get('schedule', {}).get('name', '?')} · {t.get('epochs', '?')} epochs · "
+                f"batch {t.get('batch_size', '?')} · "
+                f"{self.config.get('dataset', {}).get('name', '?')}")
+
+
+def read_run(path: str | Path) -> RunInfo:
+    """A run directory's config and events (a run still going reads as running)."""
+    from builder.training.events import read_events  # noqa: PLC0415
+    from builder.training.run_dir import CONFIG_FILE, EVENTS_FILE  # noqa: PLC0415
+
+    path = Path(path)
+    config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+    series = RunSeries()
+    events = path / EVENTS_FILE
+    if events.is_file():
+        with open(events, encoding="utf-8") as f:
+            for event in read_events(f):
+                series.feed(event)
+    return RunInfo(path, path.name, config, series)
+
+
+def list_runs(root: str | Path, prefix: str | None = None) -> list[RunInfo]:
+    """The run directories under ``root`` (optionally only ``prefix-*``), newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    out = []
+    for child in sorted(root.iterdir(), key=lambda p: p.name, reverse=True):
+        if prefix and not child.name.startswith(prefix + "-"):
+            continue
+        if (child / "config.json").is_file():
+            try:
+                out.append(read_run(child))
+            except (OSError, ValueError):
+                continue  # a half-written run directory is not a run yet
+    return out
