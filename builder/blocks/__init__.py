@@ -9,6 +9,7 @@ from builder.blocks import (
     composites,
     conv,
     dense,
+    detection,
     io,
     merge,
     normalization,
@@ -25,7 +26,7 @@ from builder.core.graph import set_default_kinds
 #: Every kind the product offers.
 CATALOG = Catalog([
     *io.SPECS, *conv.SPECS, *pooling.SPECS, *dense.SPECS, *activations.SPECS,
-    *normalization.SPECS, *regularization.SPECS, *merge.SPECS, *reshaping.SPECS,
+    *normalization.SPECS, *detection.SPECS, *regularization.SPECS, *merge.SPECS, *reshaping.SPECS,
     *preprocessing.SPECS, *residual_scaling.SPECS,
     *composites.LAYER_SPECS, *composites.SPECS,
 ])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import keras
 
+from builder.compile.detection_layers import L2Normalization
 
 @keras.saving.register_keras_serializable(package="keras_builder")
 class LocalResponseNormalization(keras.layers.Layer):
@@ -223,6 +224,7 @@ CUSTOM_LAYERS: dict[str, type] = {
     "LayerScale": LayerScale,
     "StochasticDepth": StochasticDepth,
     "ChannelPad": ChannelPad,
+    "L2Normalization": L2Normalization,
 }
 
 

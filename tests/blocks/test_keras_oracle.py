@@ -120,6 +120,8 @@ CASES = [
     case("LRN", (4, 4, 8)),
     case("LRN", (5, 5, 3), depth_radius=3, bias=1.0, alpha=1e-3, beta=0.5),
     case("LRN", (3, 3, 4), depth_radius=0),
+    case("L2Normalization", (5, 5, 8)),
+    case("L2Normalization", (3, 4, 512), scale=10.0, epsilon=1e-10),
     # -- regularisation
     case("Dropout", (4, 4, 3)),
     case("Dropout", (7,), rate=0.0),
