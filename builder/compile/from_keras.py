@@ -39,6 +39,8 @@ WEIGHTS_NOTE = "Weights are not part of a project: only the architecture was imp
 
 #: A tensor of the Keras graph: (layer name, node index, tensor index).
 _Key = tuple[str, int, int]
+#: A tensor of ours: (node id, output port); ``None`` where a layer was refused.
+_Ref = tuple[str, str]
 
 
 @dataclass
@@ -177,7 +179,7 @@ class _Walker:
 
     def __init__(self):
         self.nodes: list[tuple[str, str, dict, str | None]] = []  # id, kind, params, name
-        self.edges: list[tuple[str, str]] = []
+        self.edges: list[tuple[str, str, str, str]] = []  # src, port, dst, port
         self.ids: set[str] = set()
         self.problems: dict[str, str] = {}  # one per layer, in order found
         self.warnings: list[str] = []
@@ -196,16 +198,18 @@ class _Walker:
         self.ids.add(node_id)
         return node_id
 
-    def add(self, kind: str, params: dict, name: str | None, inputs: Sequence[str],
-            id_hint: str | None = None) -> str:
+    def add(self, kind: str, params: dict, name: str | None,
+            inputs: Sequence[tuple[_Ref, str]], id_hint: str | None = None) -> str:
+        """Adds a node fed by ``(tensor, input port)`` pairs; returns its id."""
         node_id = self.claim(id_hint or name or kind.lower())
         self.nodes.append((node_id, kind, params, name))
-        self.edges.extend((src, node_id) for src in inputs)
+        self.edges.extend((src, src_port, node_id, port)
+                          for (src, src_port), port in inputs)
         return node_id
 
     # -- models ---------------------------------------------------------------
 
-    def model(self, entry: dict, inputs: list[str | None] | None) -> list[str | None]:
+    def model(self, entry: dict, inputs: list[_Ref | None] | None) -> list[_Ref | None]:
         """Flattens a model entry; returns the node id of each of its outputs."""
         config = entry.get("config") or {}
         if entry.get("class_name") == "Sequential":
@@ -213,7 +217,7 @@ class _Walker:
         return self.functional(config, inputs)
 
     def sequential(self, entry: dict, config: dict,
-                   inputs: list[str | None] | None) -> list[str | None]:
+                   inputs: list[_Ref | None] | None) -> list[_Ref | None]:
         layers = list(config.get("layers") or [])
         name = config.get("name") or "sequential"
         if inputs is None:
@@ -226,8 +230,8 @@ class _Walker:
                     self.problem(name, f"Sequential '{name}' has no input shape (build "
                                        f"it or start it with keras.Input)")
                     return [None]
-                x = self.add("Input", {"shape": list(shape)[1:]}, None, [],
-                             id_hint=f"{name}_input")
+                x = (self.add("Input", {"shape": list(shape)[1:]}, None, [],
+                              id_hint=f"{name}_input"), "out")
         else:
             if len(inputs) != 1:
                 self.problem(name, f"Sequential '{name}' called on {len(inputs)} "
@@ -242,11 +246,11 @@ class _Walker:
         return [x]
 
     def functional(self, config: dict,
-                   inputs: list[str | None] | None) -> list[str | None]:
+                   inputs: list[_Ref | None] | None) -> list[_Ref | None]:
         name = config.get("name") or "model"
         input_keys = _keys(config.get("input_layers"))
         output_keys = _keys(config.get("output_layers"))
-        tensors: dict[_Key, str | None] = {}
+        tensors: dict[_Key, _Ref | None] = {}
         if inputs is not None:
             if len(inputs) != len(input_keys):
                 self.problem(name, f"model '{name}' takes {len(input_keys)} inputs. "
@@ -275,7 +279,7 @@ class _Walker:
             pending = waiting
         return [tensors.get(key) for key in output_keys]
 
-    def functional_layer(self, layer: dict, tensors: dict[_Key, str | None],
+    def functional_layer(self, layer: dict, tensors: dict[_Key, _Ref | None],
                          top: bool) -> bool:
         """Adds one layer of a functional config; ``False`` if its inputs are not
         defined yet."""
@@ -309,7 +313,7 @@ class _Walker:
             tensors[(name, 0, i)] = out
         return True
 
-    def layer(self, layer: dict, feeds: list[str | None], shapes) -> list[str | None]:
+    def layer(self, layer: dict, feeds: list[_Ref | None], shapes) -> list[_Ref | None]:
         """Adds a (non-input) layer entry fed by ``feeds``; returns its outputs.
 
         A feed of ``None`` comes from a layer that could not be represented: the
@@ -329,18 +333,23 @@ class _Walker:
             return [None]
         if any(f is None for f in feeds):
             return [None]
-        ports = CATALOG.get(kind).inputs
-        if len(feeds) > 1 and not (ports and ports[0].multiple):
-            self.problem(name, f"{_describe(layer)} takes one tensor. "
-                               f"Received: {len(feeds)}")
+        spec = CATALOG.get(kind)
+        ports = spec.inputs
+        if ports and ports[0].multiple:
+            targets = [ports[0].name] * len(feeds)
+        elif len(feeds) == len(ports):
+            targets = [p.name for p in ports]  # Keras passes them in port order
+        else:
+            self.problem(name, f"{_describe(layer)} takes {len(ports)} tensor"
+                               f"{'s' if len(ports) != 1 else ''}. Received: {len(feeds)}")
             return [None]
         if not str(module).startswith("keras.src.ops"):  # "x + y" is not a layer
             self.layer_count += 1
-        node_id = self.add(kind, params, name, feeds)
+        node_id = self.add(kind, params, name, list(zip(feeds, targets)))
         self.layer_nodes.setdefault(name, node_id)
-        return [node_id]
+        return [(node_id, port.name) for port in spec.outputs]
 
-    def input_node(self, layer: dict) -> str | None:
+    def input_node(self, layer: dict) -> _Ref | None:
         name = _layer_name(layer)
         config = layer.get("config") or {}
         shape = config.get("batch_shape") or config.get("batch_input_shape")
@@ -355,15 +364,15 @@ class _Walker:
             return None
         node_id = self.add("Input", {"shape": list(shape)[1:]}, name, [])
         self.layer_nodes.setdefault(name, node_id)
-        return node_id
+        return node_id, "out"
 
-    def add_outputs(self, outputs: list[str | None], config: dict) -> None:
+    def add_outputs(self, outputs: list[_Ref | None], config: dict) -> None:
         names = _output_names(config.get("output_layers"))
-        for i, node_id in enumerate(outputs):
-            if node_id is None:
+        for i, ref in enumerate(outputs):
+            if ref is None:
                 continue
-            label = names[i] if i < len(names) else node_id
-            self.add("Output", CATALOG.defaults("Output"), None, [node_id],
+            label = names[i] if i < len(names) else ref[0]
+            self.add("Output", CATALOG.defaults("Output"), None, [(ref, "in")],
                      id_hint=f"{label}_output")
 
     def build_graph(self) -> Graph:
@@ -371,8 +380,8 @@ class _Walker:
         try:
             for node_id, kind, params, name in self.nodes:
                 graph.add_node(kind, params, id=node_id, name=name)
-            for src, dst in self.edges:
-                graph.connect(src, dst)
+            for src, src_port, dst, dst_port in self.edges:
+                graph.connect(src, dst, src_port, dst_port)
         except GraphError as exc:
             raise KerasImportError(f"The imported layers do not form a valid graph. "
                                    f"Received: {exc}") from exc
@@ -538,14 +547,16 @@ def compare_with_model(imported: Imported, model: Any) -> list[str]:
             continue
         info = analysis.nodes[node_id]
         try:
-            keras_shape = tuple(layer.output.shape)
+            outs = layer.output if isinstance(layer.output, (list, tuple)) \
+                else [layer.output]
+            keras_shapes = [tuple(t.shape) for t in outs]
         except (AttributeError, ValueError):
-            keras_shape = None
-        ours = info.output_shape
-        if keras_shape is not None and (ours is None or len(ours) != len(keras_shape) or any(
-                k is not None and k != o for k, o in zip(keras_shape, ours))):
-            problems.append(f"layer '{layer.name}': Keras gives shape {keras_shape}, "
-                            f"the analysis {ours}")
+            keras_shapes = None
+        ours = info.output_shapes
+        if keras_shapes is not None and not _shapes_agree(keras_shapes, ours):
+            problems.append(f"layer '{layer.name}': Keras gives shape "
+                            f"{', '.join(map(str, keras_shapes))}, the analysis "
+                            f"{', '.join(map(str, ours)) or 'none'}")
         params = sum(math.prod(w.shape) for w in layer.weights)
         if params != info.trainable + info.non_trainable:
             problems.append(f"layer '{layer.name}': Keras has {params:,} params, the "
@@ -554,6 +565,14 @@ def compare_with_model(imported: Imported, model: Any) -> list[str]:
         problems.append(f"model: Keras has {model.count_params():,} params, the analysis "
                         f"{analysis.totals.params:,}")
     return problems
+
+
+def _shapes_agree(keras_shapes: list[tuple], ours: list[tuple]) -> bool:
+    """Equal shapes, where an unknown size in Keras (a nested model built for any
+    size) matches any size of ours."""
+    return len(keras_shapes) == len(ours) and all(
+        len(k) == len(o) and all(a is None or a == b for a, b in zip(k, o))
+        for k, o in zip(keras_shapes, ours))
 
 
 def _verify(imported: Imported, model: Any) -> None:

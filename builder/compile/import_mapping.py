@@ -424,7 +424,8 @@ def convert_layer(module: str | None, class_name: str, config: dict[str, Any],
             options the catalogue cannot hold; the message says which.
     """
     converter = CONVERTERS.get((module or "", class_name))
-    if converter is None and module in (_CUSTOM_MODULE, "keras.layers"):
+    if converter is None and (module == "keras.layers" or
+                              str(module).startswith("builder.compile.")):
         converter = _generic_converter(class_name)
     if converter is None:
         raise Unsupported("no catalogue kind for this class")
@@ -462,7 +463,7 @@ def _generic_converter(class_name: str) -> Converter | None:
         def convert(r, spec=spec, names=names):
             params = {name: _plain(r.get(name)) for name in names}
             (call,) = spec.keras({**spec.defaults(), **params})
-            if _plain(call.kwargs) != params:
+            if {k: _plain(v) for k, v in call.kwargs.items()} != params:
                 raise Unsupported(f"its config does not map back to {spec.kind}")
             return spec.kind, params
         return convert

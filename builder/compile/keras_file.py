@@ -32,6 +32,9 @@ ALLOWED_MODULES = frozenset({
     "builder.compile.custom_layers",
 })
 
+#: Prefix of Keras Builder's own modules of custom layers.
+OWN_MODULES_PREFIX = "builder.compile."
+
 #: Serialized values Keras stores as data (tensors named by the graph, tuples).
 _DATA_CLASSES = frozenset({"__keras_tensor__", "__tuple__", "__numpy__", "__ellipsis__",
                            "__slice__"})
@@ -118,7 +121,7 @@ def vet_references(config: Any) -> list[tuple[str | None, str]]:
             continue
         elif isinstance(class_name, str) and class_name.startswith("__"):
             text = f"serialized object {class_name}{where}"
-        elif module is not None and module not in ALLOWED_MODULES:
+        elif module is not None and not _allowed(module):
             text = f"{class_name} from module '{module}'{where}"
         elif module is None and obj.get("registered_name"):
             text = f"{class_name} (registered as '{obj.get('registered_name')}'){where}"
@@ -127,6 +130,13 @@ def vet_references(config: Any) -> list[tuple[str | None, str]]:
         reported.add(layer)
         problems.append((layer, text))
     return problems
+
+
+def _allowed(module: Any) -> bool:
+    # Keras Builder's own layers live in builder.compile modules (custom_layers,
+    # segmentation_layers, ...): our code, safe for Keras to import.
+    return isinstance(module, str) and (module in ALLOWED_MODULES or
+                                        module.startswith(OWN_MODULES_PREFIX))
 
 
 def _objects(value: Any, layer: str | None) -> Iterator[tuple[str | None, dict]]:

@@ -28,7 +28,8 @@ def assert_like_keras(model, graph):
     for layer in keras_layers(model):
         info = a.nodes[layer.name]
         assert graph.node(layer.name).name == layer.name
-        assert info.output_shape == tuple(layer.output.shape), layer.name
+        outs = layer.output if isinstance(layer.output, list) else [layer.output]
+        assert info.output_shapes == [tuple(t.shape) for t in outs], layer.name
         trainable = sum(math.prod(w.shape) for w in layer.trainable_weights)
         frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
         assert (info.trainable, info.non_trainable) == (trainable, frozen), layer.name
@@ -168,20 +169,34 @@ def _single_layer_kinds():
             yield spec.kind
 
 
+#: Kinds whose inputs must come from a particular kind: (producer, its ports in order).
+_FED_BY = {"MaxUnpool2D": ("MaxPoolWithArgmax2D", ("out", "indices"))}
+
+
 @pytest.mark.parametrize("kind", list(_single_layer_kinds()))
 def test_every_kind_round_trips(kind):
     spec = CATALOG.get(kind)
     graph = builder.Graph()
     graph.add_node("Input", {"shape": [8, 8, 4]}, id="x")
-    inputs = ["x"]
-    if spec.inputs and spec.inputs[0].multiple:
-        graph.add_node("Input", {"shape": [8, 8, 4]}, id="x2")
-        inputs.append("x2")
     graph.add_node(kind, id="node")
-    for src in inputs:
-        graph.connect(src, "node")
-    graph.add_node("Output", id="out")
-    graph.connect("node", "out")
+    if kind in _FED_BY:
+        producer, ports = _FED_BY[kind]
+        graph.add_node(producer, id="producer")
+        graph.connect("x", "producer")
+        for src_port, port in zip(ports, spec.inputs):
+            graph.connect("producer", "node", src_port, port.name)
+    elif spec.inputs[0].multiple:
+        graph.add_node("Input", {"shape": [8, 8, 4]}, id="x2")
+        graph.connect("x", "node")
+        graph.connect("x2", "node")
+    else:
+        for i, port in enumerate(spec.inputs):
+            if i:
+                graph.add_node("Input", {"shape": [8, 8, 4]}, id=f"x{i + 1}")
+            graph.connect("x" if i == 0 else f"x{i + 1}", "node", None, port.name)
+    for port in spec.outputs:  # every output of a multi-output kind is a model output
+        graph.add_node("Output", id=f"out_{port.name}")
+        graph.connect("node", f"out_{port.name}", port.name)
     assert builder.analyze(graph).ok
     model = builder.to_keras(graph)
     back = builder.from_keras(model).graph

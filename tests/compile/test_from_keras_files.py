@@ -332,3 +332,25 @@ def test_malformed_configs_are_bad_input_not_crashes(model_file):
         builder.analyze(imported.project.graph)  # diagnostics, never an exception
 
     check()
+
+
+def test_multi_port_layers_keep_their_ports_through_a_file(tmp_path):
+    # SegNet's pooling indices: a layer with two outputs feeding one with two
+    # inputs, from another module of Keras Builder's own layers.
+    graph = builder.Graph()
+    graph.add_node("Input", {"shape": [8, 8, 4]}, id="x")
+    graph.add_node("MaxPoolWithArgmax2D", id="pool")
+    graph.connect("x", "pool")
+    graph.add_node("Conv2D", {"filters": 4}, id="conv")
+    graph.connect("pool", "conv", "out")
+    graph.add_node("MaxUnpool2D", id="unpool")
+    graph.connect("conv", "unpool", None, "in")
+    graph.connect("pool", "unpool", "indices", "indices")
+    graph.add_node("Output", id="y")
+    graph.connect("unpool", "y")
+    path = tmp_path / "segnet_bit.keras"
+    builder.to_keras(graph).save(path)
+    back = builder.from_keras(path).graph  # verify: loads and compares
+    assert sorted((e.src, e.src_port, e.dst, e.dst_port) for e in back.edges
+                  if e.dst == "unpool") == [("conv", "out", "unpool", "in"),
+                                            ("pool", "indices", "unpool", "indices")]
