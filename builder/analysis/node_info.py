@@ -259,6 +259,11 @@ def _missing_inputs(info: NodeInfo, spec: BlockSpec, connected: int) -> NodeInfo
         message = (f"{spec.kind} merges two or more tensors. Received: {connected} "
                    f"input{'s' if connected != 1 else ''}")
         fix = "Connect the branches to merge to it."
+    elif len(spec.inputs) > 1:  # named ports, one tensor each (MaxUnpool2D)
+        names = ", ".join(f"'{p.name}'" for p in spec.inputs)
+        message = (f"{spec.kind} expects {len(spec.inputs)} inputs, one on each port "
+                   f"({names}). Received: {connected}")
+        fix = "Connect a tensor to every input port."
     else:
         message = f"{spec.kind} has no input connected. Received: 0 inputs"
         fix = "Connect the previous layer's output to it."

@@ -18,6 +18,7 @@ from builder.blocks import (
     regularization,
     reshaping,
     residual_scaling,
+    unpooling,
 )
 from builder.blocks.catalog import CATEGORIES, Catalog
 from builder.blocks.spec import BlockSpec, LayerCall, Notes, Param, ShapeIssue, WeightSpec
@@ -27,7 +28,7 @@ from builder.core.graph import set_default_kinds
 CATALOG = Catalog([
     *io.SPECS, *conv.SPECS, *pooling.SPECS, *dense.SPECS, *activations.SPECS,
     *normalization.SPECS, *detection.SPECS, *regularization.SPECS, *merge.SPECS, *reshaping.SPECS,
-    *preprocessing.SPECS, *residual_scaling.SPECS,
+    *preprocessing.SPECS, *residual_scaling.SPECS, *unpooling.SPECS,
     *composites.LAYER_SPECS, *composites.SPECS,
 ])
 

@@ -15,6 +15,11 @@ from __future__ import annotations
 import keras
 
 from builder.compile.detection_layers import L2Normalization
+from builder.compile.segmentation_layers import (
+    MaxPoolingWithArgmax2D,
+    MaxUnpooling2D,
+)
+
 
 @keras.saving.register_keras_serializable(package="keras_builder")
 class LocalResponseNormalization(keras.layers.Layer):
@@ -225,6 +230,8 @@ CUSTOM_LAYERS: dict[str, type] = {
     "StochasticDepth": StochasticDepth,
     "ChannelPad": ChannelPad,
     "L2Normalization": L2Normalization,
+    "MaxPoolingWithArgmax2D": MaxPoolingWithArgmax2D,
+    "MaxUnpooling2D": MaxUnpooling2D,
 }
 
 
