@@ -70,3 +70,14 @@ def test_usage_errors(args):
     result = run(*args)
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+def test_a_closed_pipe_is_not_an_error():
+    """`builder summary vgg16 | head -1`: the reader leaves early, nothing is printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "builder", "summary", "vgg16"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # like head exiting after its first line
+    stderr = proc.stderr.read().decode()
+    assert proc.wait() == 0
+    assert stderr == ""
