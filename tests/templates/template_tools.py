@@ -13,6 +13,7 @@ from builder.analysis import analyze
 ROOT = Path(__file__).resolve().parents[2]
 MAKE_DIR = ROOT / "templates" / "_make"
 
+#: Every shipped template (other issues add theirs: detection, segmentation, ...).
 TEMPLATES = sorted(p.stem for p in builder.templates_dir().glob("*.json"))
 
 
@@ -39,6 +40,23 @@ def output_heads(graph) -> list[dict]:
 #: Layers between a head's classifier and its Output that keep the class count.
 _PASS_THROUGH = {"Softmax", "Activation", "GlobalAvgPool2D", "GlobalMaxPool2D", "Dropout",
                  "Flatten"}
+
+
+#: The classification templates of issue #3 (tests/templates covers these; other
+#: issues' templates, written by the same generator, are tested by their owners).
+CLASSIFICATION = sorted({
+    "linear", "mlp", "lenet", "alexnet", "alexnet_torchvision", "zfnet", "vgg11",
+    "vgg11_lrn", "vgg13", "vgg16c", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50",
+    "resnet101", "resnet152", "plain18", "plain34",
+    *(f"cifar_{kind}{depth}" for kind in ("resnet", "plain") for depth in (20, 32, 44, 56, 110)),
+    "resnet50_v2", "googlenet", "inception_v3", "se_resnet50", "resnext50_32x4d",
+    "wrn_28_10", "densenet121", "squeezenet1_0", "squeezenet1_1", "fractalnet_small",
+})
+
+
+def classification_templates() -> list[str]:
+    """:data:`CLASSIFICATION`, in name order."""
+    return list(CLASSIFICATION)
 
 
 def head_layers(graph) -> list[str]:

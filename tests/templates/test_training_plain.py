@@ -7,12 +7,12 @@ import math
 
 import pytest
 
-from template_tools import TEMPLATES, train_one_step
+from template_tools import classification_templates, train_one_step
 
 pytest.importorskip("keras")
 
 RESIDUAL = ("resnet", "plain", "cifar_", "se_resnet", "resnext", "wrn")
-NAMES = [n for n in TEMPLATES if not n.startswith(RESIDUAL)]
+NAMES = [n for n in classification_templates() if not n.startswith(RESIDUAL)]
 
 
 @pytest.mark.parametrize("name", NAMES)
