@@ -9,6 +9,7 @@ throttled timer, so a burst of events costs one redraw.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from builder.core.project import Project
 from builder.gui.training.state import RunSeries
 
 POLL_MS = 40
+#: How much lower the child's CPU priority is than the editor's (Unix nice).
+CHILD_NICENESS = 10
 
 
 @dataclass
@@ -56,6 +59,7 @@ class RunController(QObject):
         self.run_dir: Path | None = None
         self.queue: list[RunRequest] = []
         self.in_process = False  # tests may run on a thread of this process
+        self.niceness = CHILD_NICENESS
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.drain)
@@ -97,6 +101,16 @@ class RunController(QObject):
         self._begin(Path(run_dir))
         return True
 
+    def _lower_priority(self) -> None:
+        # The editor must stay responsive on a machine with few cores: the child
+        # (TensorFlow uses every core it finds) yields the CPU to the GUI.
+        pid = getattr(self.handle, "pid", None)
+        if pid is not None and self.niceness and hasattr(os, "setpriority"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, self.niceness)
+            except OSError:
+                pass
+
     def resume(self, run_dir: str | Path, **training: Any) -> bool:
         """Continues a stopped or failed run from its last backup."""
         from builder.core import BuilderError  # noqa: PLC0415
@@ -119,6 +133,7 @@ class RunController(QObject):
         self.run_dir = run_dir
         self.series = series or RunSeries()
         self.series.status = "running"
+        self._lower_priority()
         self._timer.start()
         self.started.emit(run_dir)
 

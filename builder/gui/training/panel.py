@@ -204,6 +204,8 @@ class TrainingPanel(QWidget):
 
     def _run_ended(self, terminal: dict[str, Any]) -> None:
         self.live.redraw()
+        if self.controller.run_dir is not None:
+            self.runs.live_series[self.controller.run_dir.name] = self.controller.series
         self.refresh_root()
         if self.controller.run_dir is not None:
             self.runs.select(self._batch or [self.controller.run_dir.name])

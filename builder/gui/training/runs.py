@@ -40,6 +40,9 @@ class RunsView(QWidget):
         self.root: Path | None = None
         self.prefix: str | None = None
         self.runs: list[RunInfo] = []
+        #: The series of runs this window followed live, by run name: the child's
+        #: last lines may reach events.jsonl a moment after they reach the pipe.
+        self.live_series: dict = {}
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -87,6 +90,10 @@ class RunsView(QWidget):
         """Re-reads the run directories (keeps the selection by run name)."""
         selected = set(self.selected_names())
         self.runs = list_runs(self.root, self.prefix) if self.root else []
+        for run in self.runs:
+            live = self.live_series.get(run.name)
+            if live is not None and live.events > run.series.events:
+                run.series = live
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.runs))
         for row, run in enumerate(self.runs):
