@@ -87,3 +87,23 @@ def test_block_helpers_build_the_same_model(kind, shapes, params):
     graph, _ = block_graph(kind, shapes, **params)
     assert f"def {_snake(kind)}(inputs, name):" in to_source(graph)
     assert_same_models(to_keras(graph), build_from_source(graph))
+
+
+def test_stochastic_depth_is_the_identity_at_inference_and_drops_in_training():
+    import numpy as np
+
+    from tests.blocks.composites.oracle import block_graph
+
+    dropping = to_keras(block_graph("ResidualBasic", [(4, 4, 3)], filters=3,
+                                    survival=0.5)[0])
+    plain = to_keras(block_graph("ResidualBasic", [(4, 4, 3)], filters=3)[0])
+    for layer in plain.layers:
+        dropping.get_layer(layer.name).set_weights(layer.get_weights())
+    x = np.random.default_rng(1).normal(size=(64, 4, 4, 3)).astype("float32")
+    np.testing.assert_allclose(dropping(x, training=False), plain(x, training=False),
+                               rtol=1e-6, atol=1e-6)
+    branch = keras.Model(dropping.inputs[0], dropping.get_layer("blk_drop_path").output)
+    kept = np.asarray(branch(x, training=True)).reshape(64, -1)
+    dropped = np.all(kept == 0, axis=1)
+    assert 0 < dropped.sum() < 64  # whole samples dropped, others kept
+    keras.backend.clear_session()
