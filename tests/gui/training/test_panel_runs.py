@@ -6,6 +6,9 @@ import os
 import signal
 import time
 
+import numpy as np
+import pytest
+
 from tests.gui.training.conftest import GapMeter
 
 RUN_TIMEOUT = 90_000  # ms; TensorFlow's import in the child dominates
@@ -115,3 +118,34 @@ def test_compare_two_optimizers_overlays_both_runs(panel_window, qtbot):
         assert xs == [1] and ys == [by_name[name].series.epoch["val_loss"][0]]
     panel.runs.metric.setCurrentText("batch loss (smoothed)")
     assert all(len(xs) >= 2 for xs, _ in panel.runs.curve_data())
+
+
+def test_results_confusion_matrix_predictions_feature_maps_and_export(panel_window, qtbot,
+                                                                       tmp_path):
+    panel = panel_window.training_panel
+    panel.controller.in_process = True  # the run is not what is tested here
+    panel.setup.epochs.setValue(1)
+    assert panel.start()
+    qtbot.waitUntil(lambda: not panel.controller.running, timeout=RUN_TIMEOUT)
+    series = panel.controller.series
+    assert series.status == "finished", series.message
+    results = panel.results
+    assert results.run_box.currentText() == panel.controller.run_dir.name
+    # Analysis and export run in two child processes at once.
+    assert results.analyse()
+    out = tmp_path / "model.keras"
+    assert results.export("keras", str(out))
+    qtbot.waitUntil(lambda: results.result is not None and results.last_export_code is not None,
+                    timeout=2 * RUN_TIMEOUT)
+    r = results.result
+    m = r["confusion"]
+    val_samples = series.started["val_samples"]
+    assert m.shape == (10, 10) and m.sum() == val_samples
+    # The best model is the only epoch's: its accuracy is the run's val_accuracy.
+    assert m.trace() / m.sum() == pytest.approx(series.epoch["val_accuracy"][-1], abs=1e-6)
+    assert results.confusion.rowCount() == 10
+    assert r["top_probs"].shape == (16, 5) and (np.diff(r["top_probs"], axis=1) <= 0).all()
+    assert list(r["conv_layers"])[:1] == ["c1"] and r["features"].shape == (28, 28, 6)
+    assert results.feature_grid.count() == 6 and results.pred_grid.count() == 16
+    assert results.last_export_code == 0, results.export_log.toPlainText()
+    assert out.is_file()

@@ -1,0 +1,91 @@
+"""The Keras side of the results tab, run as a child process of the GUI.
+
+``python -m builder.gui.training.inspect_worker RUN_DIR OUT.npz [LAYER]``
+loads the run's best model and its dataset's validation split, and writes:
+
+* ``confusion`` (classes x classes, rows = true class), ``accuracy``;
+* ``images``, ``labels``, ``top_classes``, ``top_probs`` for the first 16
+  validation samples (top-5);
+* ``conv_layers``: names of the layers with image-shaped outputs;
+* ``features`` (H, W, C) of ``LAYER`` (default: the first conv layer) for the
+  first validation sample; ``feature_layer``;
+* ``class_names``.
+
+Keeping Keras in a child keeps TensorFlow out of the editor's process.
+A failure prints one line on stderr and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+SAMPLES = 16
+
+
+def _probabilities(outputs):
+    import numpy as np  # noqa: PLC0415
+
+    out = np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs,
+                     dtype=np.float64)
+    out = out.reshape(len(out), -1)
+    # A head trained on logits has rows that are not distributions: softmax them.
+    if np.any(out < 0) or not np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+        out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def inspect(run_dir: str | Path, out_path: str | Path, layer: str | None = None) -> None:
+    """Computes the arrays described in the module docstring into ``out_path``."""
+    import keras  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    from builder.training.datasets import load_dataset  # noqa: PLC0415
+    from builder.training.export import load_source  # noqa: PLC0415
+    from builder.training.run_dir import read_config  # noqa: PLC0415
+
+    model, _project, _ = load_source(run_dir)
+    config = read_config(run_dir)
+    data = load_dataset(config["dataset"], tuple(model.inputs[0].shape[1:]))
+    x, y = data.x_val, data.y_val
+    probs = _probabilities(model.predict(x, batch_size=64, verbose=0))
+    n = data.num_classes
+    predicted = probs.argmax(axis=1)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    if probs.shape[1] == n:
+        np.add.at(confusion, (y.astype(int), predicted), 1)
+    top = np.argsort(-probs[:SAMPLES], axis=1)[:, :5]
+    conv = [lyr.name for lyr in model.layers
+            if len(getattr(lyr, "output", None).shape if hasattr(lyr, "output") else ()) == 4
+            and not isinstance(lyr, keras.layers.InputLayer)]
+    feature_layer = layer if layer in conv else (conv[0] if conv else "")
+    features = np.zeros((0, 0, 0), np.float32)
+    if feature_layer:
+        sub = keras.Model(model.inputs, model.get_layer(feature_layer).output)
+        features = np.asarray(sub.predict(x[:1], verbose=0))[0]
+    np.savez_compressed(
+        out_path, confusion=confusion, accuracy=float((predicted == y).mean()),
+        images=x[:SAMPLES], labels=y[:SAMPLES], top_classes=top,
+        top_probs=np.take_along_axis(probs[:SAMPLES], top, axis=1),
+        conv_layers=np.array(conv, dtype=str), features=features,
+        feature_layer=np.array(feature_layer), class_names=np.array(data.class_names, dtype=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) not in (2, 3):
+        print("usage: inspect_worker RUN_DIR OUT.npz [LAYER]", file=sys.stderr)
+        return 2
+    try:
+        inspect(argv[0], argv[1], argv[2] if len(argv) == 3 else None)
+    except Exception as exc:  # noqa: BLE001 - the GUI shows this one line
+        print(json.dumps({"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
