@@ -178,20 +178,19 @@ def batched_nms(boxes, scores, classes, iou_threshold: float = 0.45):
     return ops.fori_loop(0, m, body, keep)
 
 
-def postprocess(y_pred, anchors, score_threshold: float = 0.01,
-                iou_threshold: float = 0.45, pre_nms: int = 200, max_detections: int = 100):
-    """Decoded detections of a batch: per-class NMS, best ``max_detections`` kept.
+def select_detections(boxes, probs, score_threshold: float = 0.01,
+                      iou_threshold: float = 0.45, pre_nms: int = 200,
+                      max_detections: int = 100):
+    """Best-scoring (box, class) pairs after per-class NMS, for any single-shot detector.
 
     Args:
-        y_pred: ``(B, N, 4 + 1 + C)`` model output (offsets, logits).
-        anchors: ``(N, 4)`` default boxes.
+        boxes: ``(B, N, 4)`` decoded corner boxes.
+        probs: ``(B, N, C)`` class scores (background excluded).
 
     Returns:
-        ``boxes (B, D, 4)`` corners, ``scores (B, D)``, ``classes (B, D)`` int
-        (0-based, background excluded); padded rows have score 0.
+        ``boxes (B, D, 4)``, ``scores (B, D)``, ``classes (B, D)`` int (0-based);
+        padded rows have score 0.
     """
-    boxes = decode(y_pred[..., :4], anchors)                          # (B, N, 4)
-    probs = ops.softmax(y_pred[..., 4:], axis=-1)[..., 1:]            # (B, N, C)
     n, c = probs.shape[1], probs.shape[2]
     flat = ops.reshape(probs, (-1, n * c))
     k = min(pre_nms, n * c)
@@ -205,3 +204,16 @@ def postprocess(y_pred, anchors, score_threshold: float = 0.01,
     top, order = ops.top_k(scores, d)
     return (ops.take_along_axis(cand, ops.expand_dims(order, -1), axis=1), top,
             ops.take_along_axis(cls, order, axis=1))
+
+
+def postprocess(y_pred, anchors, **kwargs):
+    """SSD detections of a batch: decode, softmax, per-class NMS (see :func:`select_detections`).
+
+    Args:
+        y_pred: ``(B, N, 4 + 1 + C)`` model output (offsets, logits).
+        anchors: ``(N, 4)`` default boxes.
+        **kwargs: thresholds and sizes of :func:`select_detections`.
+    """
+    boxes = decode(y_pred[..., :4], anchors)
+    probs = ops.softmax(y_pred[..., 4:], axis=-1)[..., 1:]
+    return select_detections(boxes, probs, **kwargs)
