@@ -24,6 +24,7 @@ import builder  # noqa: E402
 from builder.core.project import dumps_project  # noqa: E402
 
 import classic  # noqa: E402
+import detection  # noqa: E402
 import imagenet2012 as inet  # noqa: E402
 import multibranch as mb  # noqa: E402
 import resnets  # noqa: E402
@@ -60,6 +61,9 @@ TEMPLATES = {
     "squeezenet1_0": lambda: mb.squeezenet("1.0"),
     "squeezenet1_1": lambda: mb.squeezenet("1.1"),
     "fractalnet_small": mb.fractalnet_small,
+    "ssd300_vgg16": detection.ssd300,
+    "ssd_small": detection.ssd_small,
+    "yolo_small": detection.yolo_small,
 }
 
 #: Shipped templates written by hand before the generator; build() still knows
