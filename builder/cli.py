@@ -43,6 +43,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
         title = project.name or Path(args.project).stem
         print(f"{title}\n")
         print(format_table(summary))
+        from builder.detection.summary import detection_summary
+        heads = detection_summary(project.graph, analysis)
+        if heads:
+            print("\n" + heads)
     return 0 if analysis.ok else EXIT_INVALID_GRAPH
 
 
