@@ -51,15 +51,42 @@ def compile_args(graph: Graph, model: keras.Model) -> dict[str, Any]:
         else:
             losses.append(name)
         weights.append(float(head.get("loss_weight", 1.0)))
-        metrics.append(list(head.get("metrics") or []))
+        metrics.append([_metric(m, tensor) for m in head.get("metrics") or []])
     if len(outputs) == 1:
         return {"loss": losses[0], "metrics": metrics[0]}
     return {"loss": losses, "loss_weights": weights, "metrics": metrics}
 
 
-def check_classes(model: keras.Model, num_classes: int, dataset: str) -> None:
-    """Refuses a classifier head whose width differs from the dataset's classes."""
-    for tensor in model.outputs:
+def _metric(name: str, tensor: Any) -> Any:
+    """A metric for ``model.compile``: Keras' own name, or ``"mean_iou"``, which
+    Keras knows only with the number of classes (the head's last axis)."""
+    if name != "mean_iou":
+        return name
+    return keras.metrics.MeanIoU(num_classes=int(tensor.shape[-1]), sparse_y_true=True,
+                                 sparse_y_pred=False, name="mean_iou")
+
+
+def head_targets(y: Any, heads: int, task: str | None = None) -> Any:
+    """The training targets of each head: the same labels for every head
+    (GoogLeNet's auxiliary classifiers), except for ``localization`` targets
+    ``[class, y1, x1, y2, x2]``, which a class head and a box head share out."""
+    if task == "localization":
+        if heads != 2:
+            raise TrainingError("Localization trains a model with two heads (class, "
+                                f"box), in that order. Received: {heads} output(s)")
+        return [y[:, 0].astype("int32"), y[:, 1:]]
+    return y if heads == 1 else [y] * heads
+
+
+def check_classes(model: keras.Model, num_classes: int, dataset: str,
+                  losses: list[str] | None = None) -> None:
+    """Refuses a classifier head whose width differs from the dataset's classes.
+
+    ``losses`` (one per output) limits the check to cross-entropy heads, so a
+    box-regression head of 4 numbers is not taken for a classifier."""
+    for i, tensor in enumerate(model.outputs):
+        if losses and i < len(losses) and losses[i] not in _CROSSENTROPY:
+            continue
         width = tensor.shape[-1]
         if width is not None and width != num_classes and len(tensor.shape) == 2:
             raise TrainingError(

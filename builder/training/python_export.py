@@ -25,14 +25,14 @@ from builder.training.datasets import prepare, resize, shapes, sources
 #: Functions of the data recipe every script carries.
 _RECIPE = [sources._labels, sources._is_float, sources._path, sources.keras_cache_dir,
            resize.interpolation_matrix, resize.resize_images, resize.convert_channels,
-           prepare._normalize, prepare._matches, prepare.fit_to_input,
+           resize.resize_labels, prepare._normalize, prepare._matches, prepare.fit_to_input,
            prepare.prepare_arrays]
 
 #: The loader of each source, and what else it needs.
 _LOADERS = {
     "digits": [sources.load_digits],
     "shapes": [shapes._shape_mask, shapes.generate_shapes, shapes.shapes_classification,
-               sources.load_shapes],
+               shapes.shapes_segmentation, shapes.shapes_localization, sources.load_shapes],
     "npz": [sources.load_npz],
     "folder": [sources.load_folder],
     "csv": [sources.load_csv],
@@ -89,7 +89,7 @@ def main(argv=None):
         y_train, y_val = [y_train] * heads, [y_val] * heads
     model.compile(optimizer=keras.optimizers.deserialize(OPTIMIZER),
                   loss=_deserialize_loss(LOSS), loss_weights=LOSS_WEIGHTS,
-                  metrics=METRICS)
+                  metrics=_deserialize_metrics(METRICS))
     callbacks = []
     if TRAINING["early_stopping"]:
         callbacks.append(keras.callbacks.EarlyStopping(**TRAINING["early_stopping"]))
@@ -107,6 +107,12 @@ def _deserialize_loss(loss):
     if isinstance(loss, list):
         return [_deserialize_loss(item) for item in loss]
     return keras.losses.deserialize(loss) if isinstance(loss, dict) else loss
+
+
+def _deserialize_metrics(metrics):
+    if isinstance(metrics, list):
+        return [_deserialize_metrics(item) for item in metrics]
+    return keras.metrics.deserialize(metrics) if isinstance(metrics, dict) else metrics
 
 
 if __name__ == "__main__":
@@ -165,7 +171,7 @@ def python_script(project: Project, config: dict[str, Any] | None = None,
         f"OPTIMIZER = {_literal(optimizer)}",
         f"LOSS = {_literal(loss)}",
         f"LOSS_WEIGHTS = {_literal(args.get('loss_weights'))}",
-        f"METRICS = {_literal(args['metrics'])}",
+        f"METRICS = {_literal(_metric_config(args['metrics']))}",
         f"PLATEAU = {_literal(plateau_args)}",
         f"RESIZE_BY_DEFAULT = {_literal(sorted(prepare.RESIZE_BY_DEFAULT))}",
         f"_RANGE = {_literal(prepare._RANGE)}",
@@ -211,6 +217,13 @@ def _module_body(module: Any) -> str:
 
 def _loss_config(loss: Any) -> Any:
     return loss if isinstance(loss, str) else keras.losses.serialize(loss)
+
+
+def _metric_config(metrics: Any) -> Any:
+    # Metrics built with arguments (mean IoU's class count) travel as configs.
+    if isinstance(metrics, list):
+        return [_metric_config(item) for item in metrics]
+    return metrics if isinstance(metrics, str) else keras.metrics.serialize(metrics)
 
 
 def _literal(value: Any) -> str:

@@ -103,7 +103,8 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
             raise TrainingError(f"Training takes models with one input. Received: "
                                 f"{len(model.inputs)} inputs")
         data = load_dataset(config["dataset"], tuple(model.inputs[0].shape[1:]))
-        ms.check_classes(model, data.num_classes, data.name)
+        ms.check_classes(model, data.num_classes, data.name,
+                         [h.get("loss") for h in ms.output_heads(project.graph)])
         if processes[1] > 1:
             data.x_train, data.y_train = ms.shard_for_process(data.x_train, data.y_train,
                                                               *processes)
@@ -116,8 +117,9 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
             model.optimizer.build(model.trainable_variables)
             model.load_weights(run_dir / "backup" / state["weights"])
         heads = len(model.outputs)
-        y_train = data.y_train if heads == 1 else [data.y_train] * heads
-        y_val = data.y_val if heads == 1 else [data.y_val] * heads
+        task = config["dataset"].get("task")
+        y_train = ms.head_targets(data.y_train, heads, task)
+        y_val = ms.head_targets(data.y_val, heads, task)
         augment = config["dataset"].get("augment")
         if augment:
             from builder.training.augment import AugmentedBatches  # noqa: PLC0415

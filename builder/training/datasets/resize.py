@@ -37,6 +37,15 @@ def resize_images(images: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.einsum("jw,niwc->nijc", cols, out, optimize=True)
 
 
+def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resizes ``(N, H, W)`` per-pixel class labels by nearest neighbour (a blend
+    of two classes is no class)."""
+    _, h, w = labels.shape
+    rows = np.minimum((np.arange(height) + 0.5) * h / height, h - 1).astype(int)
+    cols = np.minimum((np.arange(width) + 0.5) * w / width, w - 1).astype(int)
+    return labels[:, rows][:, :, cols]
+
+
 def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
     """Grey → RGB by repetition, RGB → grey by ITU-R 601 luma; else unchanged."""
     have = images.shape[-1]

@@ -112,3 +112,26 @@ def shapes_classification(count: int, size: int = 32, *, channels: int = 3,
     """``(images, labels)``: one shape per image, labelled by its class."""
     scenes = generate_shapes(count, size, channels=channels, seed=seed)
     return scenes.images, scenes.classes[:, 0].copy()
+
+
+def shapes_segmentation(count: int, size: int = 32, *, channels: int = 3, seed: int = 0,
+                        max_objects: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """``(images, masks)``: per-pixel class labels, ``0`` for background and
+    ``1 + class`` where a shape is (the top shape where they overlap)."""
+    scenes = generate_shapes(count, size, channels=channels, seed=seed,
+                             max_objects=max_objects)
+    masks = np.zeros((count, size, size), dtype=np.int32)
+    for k in range(max_objects):
+        # Instance masks do not overlap (occluded pixels belong to the top object).
+        masks = np.where(scenes.masks[:, k], scenes.classes[:, k, None, None] + 1, masks)
+    return scenes.images, masks
+
+
+def shapes_localization(count: int, size: int = 32, *, channels: int = 3,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(images, targets)``: one shape per image; ``targets[:, 0]`` is its class,
+    ``targets[:, 1:]`` its box ``(y1, x1, y2, x2)`` as fractions of ``size``."""
+    scenes = generate_shapes(count, size, channels=channels, seed=seed)
+    targets = np.concatenate([scenes.classes[:, :1].astype(np.float32),
+                              scenes.boxes[:, 0] / np.float32(size)], axis=1)
+    return scenes.images, targets

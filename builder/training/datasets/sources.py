@@ -19,7 +19,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from builder.training.datasets.shapes import SHAPE_CLASSES, shapes_classification
+from builder.training.datasets.shapes import (
+    SHAPE_CLASSES,
+    shapes_classification,
+    shapes_localization,
+    shapes_segmentation,
+)
 from builder.training.errors import DatasetError
 
 Raw = tuple[np.ndarray, np.ndarray, "np.ndarray | None", "np.ndarray | None", list[str]]
@@ -48,11 +53,26 @@ def load_digits(spec: dict[str, Any]) -> Raw:
 
 
 def load_shapes(spec: dict[str, Any]) -> Raw:
-    """The procedurally drawn circles, squares and triangles (values 0..1)."""
+    """The procedurally drawn circles, squares and triangles (values 0..1).
+
+    ``"task"`` picks the labels: ``classification`` (one class per image),
+    ``segmentation`` (an ``(H, W)`` class mask per image, 0 = background) or
+    ``localization`` (one object: ``[class, y1, x1, y2, x2]``, box in fractions).
+    """
     count = int(spec.get("samples", 2000))
     size = int(spec.get("image_size", 32))
-    x, y = shapes_classification(count, size, channels=int(spec.get("channels", 3)),
-                                 seed=int(spec.get("seed", 0)))
+    task = spec.get("task", "classification")
+    args = {"channels": int(spec.get("channels", 3)), "seed": int(spec.get("seed", 0))}
+    if task == "segmentation":
+        x, y = shapes_segmentation(count, size, **args)
+        return x, y, None, None, ["background", *SHAPE_CLASSES]
+    if task == "localization":
+        x, y = shapes_localization(count, size, **args)
+        return x, y, None, None, list(SHAPE_CLASSES)
+    if task != "classification":
+        raise DatasetError("The shapes dataset's task must be 'classification', "
+                           f"'segmentation' or 'localization'. Received: {task!r}")
+    x, y = shapes_classification(count, size, **args)
     return x, y, None, None, list(SHAPE_CLASSES)
 
 
