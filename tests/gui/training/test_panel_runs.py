@@ -38,6 +38,8 @@ def test_a_real_run_grows_the_plots_shows_the_final_metric_and_never_stalls(
     assert f"{series.epoch['val_accuracy'][-1]:.4f}" in panel.live.status.text()
     assert "finished" in panel.live.log.toPlainText()
     assert panel.live.progress.value() == 1000
+    # The set-up's estimate (for the rate preview) is the engine's steps per epoch.
+    assert panel.setup.preview_data[2] == series.started["steps_per_epoch"]
     # The run trained the snapshot; the document keeps the edit.
     run_dir = panel.controller.run_dir
     assert '"filters": 6' in (run_dir / "project.json").read_text()
