@@ -90,13 +90,13 @@ class LiveView(QWidget):
         self.loss_plot = plot("Loss", "loss", "optimizer step")
         self.acc_plot = plot("Accuracy", "accuracy", "optimizer step")
         self.lr_plot = plot("Learning rate", "rate", "optimizer step", legend=False)
-        self.c_batch = self.loss_plot.plot([], [], pen=pen("#9ecae1", 1), name="batch")
-        self.c_smooth = self.loss_plot.plot([], [], pen=pen(COLORS[0], 2), name="batch (smoothed)")
+        self.c_batch = self.loss_plot.plot([], [], pen=pen("#9ecae1", 1), name="batches")
+        self.c_smooth = self.loss_plot.plot([], [], pen=pen(COLORS[0], 2), name="batches (smoothed)")
         self.c_train = self.loss_plot.plot([], [], pen=pen(COLORS[1], 2), symbol="o",
                                            symbolSize=5, symbolBrush=COLORS[1], name="train / epoch")
         self.c_val = self.loss_plot.plot([], [], pen=pen(COLORS[3], 2), symbol="s",
                                          symbolSize=5, symbolBrush=COLORS[3], name="val / epoch")
-        self.a_batch = self.acc_plot.plot([], [], pen=pen("#c7e9c0", 1), name="batch")
+        self.a_batch = self.acc_plot.plot([], [], pen=pen("#74c476", 1), name="batches")
         self.a_train = self.acc_plot.plot([], [], pen=pen(COLORS[1], 2), symbol="o",
                                           symbolSize=5, symbolBrush=COLORS[1], name="train")
         self.a_val = self.acc_plot.plot([], [], pen=pen(COLORS[3], 2), symbol="s",
@@ -125,6 +125,9 @@ class LiveView(QWidget):
         split.addWidget(self.log)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        self.log.setMinimumWidth(300)
+        self.log.setLineWrapMode(QPlainTextEdit.NoWrap)
         v = QVBoxLayout(self)
         v.addLayout(top)
         v.addWidget(split, 1)

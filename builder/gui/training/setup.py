@@ -34,6 +34,7 @@ from builder.training.config import validate_training
 from builder.training.run_config import available_backends
 from builder.training.schedule_preview import schedule_curve
 from builder.gui.training.fields import FieldForm
+from builder.gui.training.probes import LRRangeTest, detect_options
 from builder.gui.training.plotting import pen, plot
 from builder.gui.training.state import SetSettings, estimate_steps_per_epoch
 
@@ -174,8 +175,23 @@ class SetupView(QWidget):
         self.optimizer_form.edited.connect(self._edited)
         v.addWidget(self.optimizer)
         v.addWidget(self.optimizer_form)
-        v.addStretch(1)
+        self.lr_test = LRRangeTest()
+        self.lr_test.project_source = self._snapshot
+        self.lr_test.use_rate.connect(self.use_rate)
+        v.addWidget(self.lr_test, 1)
         return box
+
+    def _snapshot(self):
+        from builder.core.project import dumps_project, loads_project  # noqa: PLC0415
+
+        return loads_project(dumps_project(self.document.project))
+
+    def use_rate(self, rate: float) -> None:
+        """Sets the optimizer's learning rate (the range test's suggestion)."""
+        editor = self.optimizer_form.editors.get("learning_rate")
+        if editor is not None:
+            editor.setText(f"{rate:.3g}")
+            self._edited()
 
     def _schedule_box(self) -> QGroupBox:
         box = QGroupBox("Learning-rate schedule")
@@ -221,7 +237,17 @@ class SetupView(QWidget):
         form.addRow("epochs", self.epochs)
         form.addRow("batch size", self.batch_size)
         form.addRow("backend", self.backend)
-        form.addRow("device", self.device)
+        self.detect_button = QPushButton("Detect")
+        self.detect_button.setToolTip("Ask Keras (in a child process) which backends, "
+                                      "GPUs and precisions this machine offers")
+        self.detect_button.clicked.connect(self.detect)
+        device_row = QHBoxLayout()
+        device_row.addWidget(self.device, 1)
+        device_row.addWidget(self.detect_button)
+        form.addRow("device", device_row)
+        self.options_note = QLabel("")
+        self.options_note.setWordWrap(True)
+        form.addRow(self.options_note)
         form.addRow("precision", self.mixed)
         form.addRow("early stop", self.early)
         for w in (self.epochs, self.batch_size, self.early):
@@ -416,6 +442,36 @@ class SetupView(QWidget):
         self.preview.getPlotItem().setYRange(0.0, top * 1.08 or 1.0, padding=0)
         self.preview.getPlotItem().setXRange(0, max(steps[-1], 1), padding=0.02)
         self.preview_data = (steps, rates, spe, epochs)
+
+    # -- what this machine offers ---------------------------------------------------
+
+    def detect(self) -> None:
+        """Fills backend, device and precision from ``training_options()`` (a child)."""
+        self.detect_button.setEnabled(False)
+        self.options_note.setText("asking Keras…")
+        self._detect_proc = detect_options(self, self._detected)
+
+    def _detected(self, options: Any) -> None:
+        self.detect_button.setEnabled(True)
+        if not isinstance(options, dict):
+            self.options_note.setText(f"could not ask: {options}")
+            return
+        self.options = options
+        self._loading = True
+        try:
+            backend, device = self.backend.currentText(), self.device.currentText()
+            self.backend.clear()
+            self.backend.addItems(options["backends"])
+            self.backend.setCurrentText(backend)
+            self.device.clear()
+            self.device.addItems(list(options["devices"]) + ["gpu"] * (options["gpus"] > 0))
+            self.device.setCurrentText(device)
+            self.mixed.setEnabled(bool(options["mixed_precision"]))
+        finally:
+            self._loading = False
+        gpus = options["gpus"]
+        self.options_note.setText(f"{gpus} GPU{'s' * (gpus != 1)} found; "
+                                  f"backends: {', '.join(options['backends'])}")
 
     # -- samples -------------------------------------------------------------------
 

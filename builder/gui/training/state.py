@@ -128,8 +128,9 @@ class RunSeries:
     """The curves and progress of one run, fed its events in order.
 
     Attributes:
-        batch: per-batch lists keyed ``step``, ``loss``, ``smoothed``,
-            ``accuracy``, ``learning_rate``.
+        batch: per-batch-event lists keyed ``step``, ``loss``, ``smoothed``,
+            ``accuracy``, ``learning_rate``; loss and accuracy are the means of
+            the batches since the previous event (not Keras' epoch-to-date mean).
         epoch: per-epoch lists keyed ``epoch``, ``loss``, ``val_loss``,
             ``accuracy``, ``val_accuracy``, ``learning_rate`` (``None`` where absent).
         status: ``idle``, ``running``, ``finished``, ``stopped`` or ``failed``.
@@ -154,6 +155,7 @@ class RunSeries:
     _step0: int = 0
     _t_last: float | None = None
     _step_last: int = 0
+    _means: dict = field(default_factory=dict)
 
     def feed(self, event: dict[str, Any]) -> None:
         """Adds one event of the stream."""
@@ -177,8 +179,27 @@ class RunSeries:
                 self.best = event["best"]
         self.last = event
 
+    def _recent(self, key: str, event: dict[str, Any]) -> float | None:
+        """The mean of ``key`` over the batches since the previous batch event.
+
+        Keras reports, at each batch, the running mean of the epoch so far; a
+        plot of that is smooth within an epoch and jumps at its start. With the
+        previous report of the same epoch (``b0`` batches, mean ``m0``), the
+        batches since then averaged ``(b*m - b0*m0) / (b - b0)``.
+        """
+        mean = event.get(key)
+        epoch, batch = event.get("epoch"), event.get("batch")
+        prev = self._means.get(key)
+        self._means[key] = (epoch, batch, mean)
+        if mean is None or not isinstance(batch, int):
+            return mean
+        if prev and prev[0] == epoch and isinstance(prev[1], int) and prev[1] < batch \
+                and prev[2] is not None:
+            return (batch * mean - prev[1] * prev[2]) / (batch - prev[1])
+        return mean
+
     def _batch(self, event: dict[str, Any]) -> None:
-        loss = event.get("loss")
+        loss = self._recent("loss", event)
         b = self.batch
         b["step"].append(int(event.get("step") or len(b["step"]) + 1))
         b["loss"].append(loss)
@@ -188,7 +209,7 @@ class RunSeries:
             b["smoothed"].append(self._avg / (1 - SMOOTHING ** self._n))
         else:
             b["smoothed"].append(None)
-        b["accuracy"].append(event.get("accuracy"))
+        b["accuracy"].append(self._recent("accuracy", event))
         b["learning_rate"].append(event.get("learning_rate"))
         now = float(event.get("time") or time.time())
         if self._t0 is None:

@@ -38,13 +38,20 @@ def test_series_progress_eta_and_images_per_second():
     s = RunSeries()
     s.feed({"type": "started", "time": 0.0, "epochs": 2, "steps_per_epoch": 10,
             "batch_size": 8, "step": 0})
-    s.feed({"type": "batch", "time": 100.0, "step": 1, "loss": 2.0, "learning_rate": 0.1})
-    s.feed({"type": "batch", "time": 102.0, "step": 5, "loss": 1.0, "learning_rate": 0.1})
+    s.feed({"type": "batch", "time": 100.0, "epoch": 1, "batch": 1, "step": 1, "loss": 2.0,
+            "learning_rate": 0.1})
+    # Keras' 1.2 is the mean of batches 1..5; batches 2..5 averaged (5*1.2 - 2) / 4 = 1.0
+    s.feed({"type": "batch", "time": 102.0, "epoch": 1, "batch": 5, "step": 5, "loss": 1.2,
+            "learning_rate": 0.1})
     assert s.fraction == pytest.approx(5 / 20)
     assert s.steps_per_second == pytest.approx(2.0)
     assert s.images_per_second == pytest.approx(16.0)
     assert s.eta_seconds == pytest.approx(15 / 2.0)
+    assert s.batch["loss"] == pytest.approx([2.0, 1.0])
     assert s.batch["smoothed"] == pytest.approx(smooth([2.0, 1.0]))
+    # A new epoch starts a new running mean: its first report is taken as it is.
+    s.feed({"type": "batch", "time": 103.0, "epoch": 2, "batch": 2, "step": 12, "loss": 0.5})
+    assert s.batch["loss"][-1] == 0.5
     s.feed({"type": "epoch", "epoch": 1, "loss": 1.0, "val_loss": 1.5, "val_accuracy": 0.5,
             "seconds": 3.0})
     s.feed({"type": "failed", "message": "out of memory"})
