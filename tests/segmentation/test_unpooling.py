@@ -179,3 +179,15 @@ def test_unpooling_from_the_wrong_port_is_a_diagnostic():
     found = analyze(graph).nodes["unpool"].diagnostics
     assert any("expects 2 inputs, one on each port ('in', 'indices'). Received: 1"
                in d.message for d in found)
+
+
+def test_a_keras_file_with_unpooling_imports_with_its_ports(tmp_path):
+    from builder.compile.from_keras import from_keras
+
+    path = tmp_path / "segnet.keras"
+    to_keras(_encoder_decoder()).save(path)
+    graph = from_keras(path).graph
+    assert analyze(graph).ok
+    (edge,) = [e for e in graph.edges if e.dst_port == "indices"]
+    assert (graph.nodes[edge.src].kind, edge.src_port, graph.nodes[edge.dst].kind) == \
+        ("MaxPoolWithArgmax2D", "indices", "MaxUnpool2D")
