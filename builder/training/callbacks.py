@@ -77,9 +77,9 @@ class EventCallback(keras.callbacks.Callback):
                                  learning_rate=current_learning_rate(self.model.optimizer)))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.step = int(self.model.optimizer.iterations.numpy()
-                        if hasattr(self.model.optimizer.iterations, "numpy")
-                        else self.model.optimizer.iterations)
+        self.step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        if self.step < (epoch + 1) * self.steps_per_epoch:
+            return  # a stop cut the epoch short: the "stopped" event reports it
         logs = dict(logs or {})
         logs["learning_rate"] = current_learning_rate(self.model.optimizer)
         self.emit(make_event("epoch", epoch=epoch + 1, step=self.step, **logs,
@@ -145,9 +145,15 @@ class RunCheckpoints(keras.callbacks.Callback):
         return value > self.best if self.mode_max else value < self.best
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        steps = (self.params or {}).get("steps")
+        if steps and step < (epoch + 1) * steps:
+            # A stop cut the epoch short. Keras still ends the epoch, but
+            # recording it would make a resume skip the rest of it: the
+            # backup stays at the last whole epoch.
+            return
         logs = {k: float(v) for k, v in (logs or {}).items()}
         logs["learning_rate"] = current_learning_rate(self.model.optimizer)
-        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         self.history.append({"epoch": epoch + 1, "step": step, **logs})
         # One serialisation per epoch: best.keras and the backup are links to
         # (or copies of) this file; a .keras file holds the optimizer state too.

@@ -1,9 +1,10 @@
-"""Runs in a child process: kill -9 and an exact resume; a prompt stop."""
+"""Runs in a child process: kill -9, a prompt stop, and an exact resume after each."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def fingerprint_of(path):
                                             if v is not opt.iterations])}
 
 
-def test_kill_minus_9_then_resume_continues_exactly(tmp_path, lenet):
+def test_kill_minus_9_stop_and_resume_continue_exactly(tmp_path, lenet):
     run_dir = tmp_path / "run"
     # batch 8: 32 steps an epoch, so epoch 2 is surely under way when we kill
     handle = start_run(lenet, run_dir, dataset=DIGITS,
@@ -53,6 +54,20 @@ def test_kill_minus_9_then_resume_continues_exactly(tmp_path, lenet):
     state = read_backup(run_dir)
     assert state["epoch"] == 1 and state["step"] == 32
     saved = fingerprint_of(run_dir / "last.keras")  # written with the epoch-1 backup
+
+    # A cooperative stop of the resumed run: prompt, and resumable in turn.
+    interrupted = resume_run(run_dir)
+    first_step = None
+    for event in interrupted.events(timeout=120):
+        if event["type"] == "started":  # asked before the first step: lands in epoch 2
+            interrupted.stop(grace=60)
+        if event["type"] == "batch" and first_step is None:
+            first_step = time.monotonic()
+    assert event["type"] == "stopped" and event["forced"] is False
+    assert event["step"] <= 32 + 3  # at the next batch (or two, dispatched already)
+    assert time.monotonic() - first_step < 5.0
+    assert interrupted.wait(30) == 0 and not interrupted.is_running
+    assert read_backup(run_dir)["epoch"] == 1  # stopped within epoch 2
 
     resumed = resume_run(run_dir)
     events = list(resumed.events(timeout=120))
@@ -73,21 +88,5 @@ def test_kill_minus_9_then_resume_continues_exactly(tmp_path, lenet):
     # the cosine schedule went on from step 32: its last rate is its end value
     assert [e for e in events if e["type"] == "epoch"][-1]["learning_rate"] < 1e-6
     log = list(read_events((run_dir / "events.jsonl").read_text().splitlines()))
-    assert [e["type"] for e in log].count("started") == 2
+    assert [e["type"] for e in log].count("started") == 3
     assert (run_dir / "log.csv").read_text().count("\n") == 4  # header + 3 epochs
-
-
-def test_stop_is_prompt(tmp_path, lenet):
-    import time
-
-    handle = start_run(lenet, tmp_path / "stop", dataset=DIGITS,
-                       training={"epochs": 100, "batch_size": 8})
-    asked = None
-    for event in handle.events(timeout=120):
-        if event["type"] == "batch" and asked is None:
-            handle.stop(grace=20)
-            asked = time.monotonic()
-    assert event["type"] == "stopped" and event["forced"] is False
-    assert time.monotonic() - asked < 5.0
-    assert handle.wait(30) == 0 and not handle.is_running
-    assert event["epoch"] == 1

@@ -110,6 +110,9 @@ def test_stop_ends_the_run_at_the_next_batch(tmp_path, lenet):
     assert events[-1]["step"] <= 5  # the dispatcher may have queued a batch or two
     assert handle.returncode == 0
     assert (tmp_path / "r" / "last.keras").is_file()
+    # The cut epoch is neither reported nor backed up: a resume redoes it whole.
+    assert not any(e["type"] == "epoch" for e in events)
+    assert not (tmp_path / "r" / "backup").exists()
 
 
 def test_a_failure_is_an_event_with_message_and_traceback(tmp_path, lenet):

@@ -14,8 +14,9 @@ from builder.training.progress import ProgressPrinter, bar
 
 def test_train_then_evaluate(tmp_path, capsys):
     run_dir = tmp_path / "run"
+    # In process: the child-process path has its own tests (test_child_runs.py).
     code = main(["train", "lenet", "--dataset", "digits", "--epochs", "1", "--limit", "64",
-                 "--batch-size", "16", "--out", str(run_dir)])
+                 "--batch-size", "16", "--out", str(run_dir), "--in-process"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"Run directory: {run_dir}" in out
@@ -36,7 +37,8 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert "best.keras on digits validation split (16 samples)" in capsys.readouterr().out
 
     # One more epoch from the backup, this time as raw JSON-lines events.
-    assert main(["train", "--resume", str(run_dir), "--epochs", "2", "--events"]) == 0
+    assert main(["train", "--resume", str(run_dir), "--epochs", "2", "--events",
+                 "--in-process"]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert events[0]["type"] == "started" and events[0]["initial_epoch"] == 1
     assert events[-1]["type"] == "finished" and events[-1]["step"] == 8
