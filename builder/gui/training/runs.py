@@ -146,17 +146,19 @@ class RunsView(QWidget):
         by_name = {r.name: r for r in self.runs}
         item.setLabel("bottom", "optimizer step" if metric.startswith("batch") else "epoch")
         item.setLabel("left", metric)
+        labels = [self.label(by_name[n]) for n in names]
         for i, name in enumerate(names):
             run = by_name[name]
+            label = labels[i] if labels.count(labels[i]) == 1 else f"{labels[i]} · {name[-10:]}"
             color = COLORS[i % len(COLORS)]
             if metric.startswith("batch"):
                 xs, ys = downsample(*finite(run.series.batch["step"],
                                             run.series.batch["smoothed"]))
-                curve = item.plot(xs, ys, pen=pen(color, 2), name=self.label(run))
+                curve = item.plot(xs, ys, pen=pen(color, 2), name=label)
             else:
                 xs, ys = finite(run.series.epoch["epoch"], run.series.epoch[metric])
                 curve = item.plot(xs, ys, pen=pen(color, 2), symbol="o", symbolSize=5,
-                                  symbolBrush=color, name=self.label(run))
+                                  symbolBrush=color, name=label)
             self.curves.append(curve)
         self.compare_plot.getPlotItem().setTitle(
             f"{metric}: {len(names)} run(s) compared" if names else "Select runs to compare",
@@ -166,7 +168,7 @@ class RunsView(QWidget):
     def label(run: RunInfo) -> str:
         t = run.config.get("training", {})
         lr = t.get("optimizer", {}).get("learning_rate")
-        return f"{run.optimizer} (lr {lr:g}) · {run.name[-15:]}" if isinstance(
+        return f"{run.optimizer} (lr {lr:g}, {run.schedule})" if isinstance(
             lr, (int, float)) else run.name
 
     def curve_data(self) -> list[tuple[list, list]]:

@@ -122,8 +122,10 @@ def test_compare_two_optimizers_overlays_both_runs(panel_window, qtbot):
     assert all(len(xs) >= 2 for xs, _ in panel.runs.curve_data())
 
 
-def test_results_confusion_matrix_predictions_feature_maps_and_export(panel_window, qtbot,
-                                                                       tmp_path):
+def test_keras_tools_run_in_child_processes_results_export_lr_test_and_options(
+        panel_window, qtbot, tmp_path):
+    """Confusion matrix, top-5, feature maps, export, LR range test and the machine's
+    options each ask Keras in a child process; started together, they overlap."""
     panel = panel_window.training_panel
     panel.controller.in_process = True  # the run is not what is tested here
     panel.setup.epochs.setValue(1)
@@ -131,18 +133,19 @@ def test_results_confusion_matrix_predictions_feature_maps_and_export(panel_wind
     qtbot.waitUntil(lambda: not panel.controller.running, timeout=RUN_TIMEOUT)
     series = panel.controller.series
     assert series.status == "finished", series.message
-    results = panel.results
+    results, setup = panel.results, panel.setup
     assert results.run_box.currentText() == panel.controller.run_dir.name
-    # Analysis and export run in two child processes at once.
     assert results.analyse()
     out = tmp_path / "model.keras"
     assert results.export("keras", str(out))
-    qtbot.waitUntil(lambda: results.result is not None and results.last_export_code is not None,
-                    timeout=2 * RUN_TIMEOUT)
+    assert setup.lr_test.start(steps=100)
+    setup.detect()
+    qtbot.waitUntil(lambda: results.result is not None and results.last_export_code is not None
+                    and not setup.lr_test._proc and setup.detect_button.isEnabled(),
+                    timeout=3 * RUN_TIMEOUT)
     r = results.result
     m = r["confusion"]
-    val_samples = series.started["val_samples"]
-    assert m.shape == (10, 10) and m.sum() == val_samples
+    assert m.shape == (10, 10) and m.sum() == series.started["val_samples"]
     # The best model is the only epoch's: its accuracy is the run's val_accuracy.
     assert m.trace() / m.sum() == pytest.approx(series.epoch["val_accuracy"][-1], abs=1e-6)
     assert results.confusion.rowCount() == 10
@@ -151,3 +154,13 @@ def test_results_confusion_matrix_predictions_feature_maps_and_export(panel_wind
     assert results.feature_grid.count() == 6 and results.pred_grid.count() == 16
     assert results.last_export_code == 0, results.export_log.toPlainText()
     assert out.is_file()
+
+    lr = setup.lr_test.result
+    assert lr is not None, setup.lr_test.note.text()
+    assert len(lr["lrs"]) == len(lr["losses"]) <= 100 and lr["lrs"] == sorted(lr["lrs"])
+    setup.lr_test.use_button.click()
+    rate = panel_window.document.project.training["optimizer"]["learning_rate"]
+    assert rate == pytest.approx(lr["suggested_lr"], rel=1e-2)
+
+    assert "GPU" in setup.options_note.text(), setup.options_note.text()
+    assert "tensorflow" in [setup.backend.itemText(i) for i in range(setup.backend.count())]

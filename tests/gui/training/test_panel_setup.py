@@ -94,21 +94,3 @@ def test_sample_preview_shows_images_and_labels(panel_window, qtbot):
     assert "1797 samples of (8, 8, 1), 10 classes" == setup.samples_note.text()
     assert len(setup.sample_labels) == 6
 
-
-def test_detect_options_and_lr_range_test_ask_a_child_process(panel_window, qtbot):
-    """Both start Keras in children: the editor's process never imports it."""
-    setup = panel_window.training_panel.setup
-    setup.detect()
-    assert setup.lr_test.start(steps=100)
-    qtbot.waitUntil(lambda: setup.detect_button.isEnabled() and setup.lr_test.result is not None
-                    or "failed" in setup.lr_test.note.text(), timeout=120_000)
-    qtbot.waitUntil(lambda: setup.detect_button.isEnabled(), timeout=60_000)
-    assert "GPU" in setup.options_note.text(), setup.options_note.text()
-    assert "tensorflow" in [setup.backend.itemText(i) for i in range(setup.backend.count())]
-    result = setup.lr_test.result
-    assert result is not None, setup.lr_test.note.text()
-    assert len(result["lrs"]) == len(result["losses"]) <= 100
-    assert result["lrs"] == sorted(result["lrs"])
-    setup.lr_test.use_button.click()
-    rate = panel_window.document.project.training["optimizer"]["learning_rate"]
-    assert rate == pytest.approx(result["suggested_lr"], rel=1e-2)
