@@ -186,7 +186,14 @@ def _memory_text(shape: tuple | None, activations: int) -> str:
         return "?"
     dims = [d for d in shape[1:]]
     if len(dims) > 1 and None not in dims:
-        return f"{'*'.join(map(str, dims))} = {short(activations)}"
+        size = math.prod(dims)
+        formula = "*".join(map(str, dims))
+        if activations != size and size and activations % size == 0:
+            # Several outputs of this shape (argmax pooling's values and indices).
+            formula = f"{activations // size}*{formula}"
+        elif activations != size:
+            return short(activations)
+        return f"{formula} = {short(activations)}"
     return short(activations)
 
 

@@ -191,3 +191,13 @@ def test_a_keras_file_with_unpooling_imports_with_its_ports(tmp_path):
     (edge,) = [e for e in graph.edges if e.dst_port == "indices"]
     assert (graph.nodes[edge.src].kind, edge.src_port, graph.nodes[edge.dst].kind) == \
         ("MaxPoolWithArgmax2D", "indices", "MaxUnpool2D")
+
+
+def test_the_summary_counts_both_outputs_of_argmax_pooling():
+    from builder.analysis.summary import format_table, summarize
+
+    graph = _encoder_decoder()
+    rows = {r.split()[0]: r for r in format_table(summarize(graph)).splitlines() if r}
+    # Values and indices: two 4x4x4 maps.
+    assert "2*4*4*4 = 128" in rows["pool"]
+    assert "8*8*4 = 256" in rows["unpool"]
