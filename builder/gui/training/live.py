@@ -8,8 +8,10 @@ batch curves are downsampled to :data:`MAX_POINTS` points.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from builder.gui.training.plotting import COLORS, finite, pen, plot
-from builder.gui.training.state import RunSeries, downsample, format_seconds
+from builder.gui.training.state import RunSeries, format_seconds
 
 REDRAW_HZ = 20
 MAX_POINTS = 2000
@@ -49,7 +51,8 @@ def event_line(event: dict[str, Any]) -> str:
         text = f"epoch {event.get('epoch')}: " + ", ".join(parts) + (
             f" ({event.get('seconds', 0):.1f} s)")
     elif kind == "checkpoint":
-        text = f"checkpoint {event.get('kind')} at epoch {event.get('epoch')}: {event.get('path')}"
+        text = (f"saved {Path(str(event.get('path'))).name} ({event.get('kind')}, "
+                f"epoch {event.get('epoch')})")
     elif kind == "finished":
         best = event.get("best") or {}
         text = (f"finished ({event.get('reason')}) after {event.get('seconds', 0):.1f} s; best "
@@ -62,6 +65,19 @@ def event_line(event: dict[str, Any]) -> str:
     else:
         text = kind
     return f"{t}  {text}"
+
+
+def strided(values: list, max_points: int) -> np.ndarray:
+    """At most ``max_points`` evenly strided values (the last kept) as floats,
+    ``None`` as NaN; numpy keeps a redraw of a 100k-step run cheap."""
+    n = len(values)
+    if n <= max_points:
+        return np.array(values, dtype=float)
+    stride = -(-n // max_points)
+    picked = values[::stride]
+    if (n - 1) % stride:
+        picked.append(values[-1])
+    return np.array(picked, dtype=float)
 
 
 class LiveView(QWidget):
@@ -147,7 +163,8 @@ class LiveView(QWidget):
         self.redraw()
 
     def on_event(self, event: dict[str, Any]) -> None:
-        self.log.appendPlainText(event_line(event))
+        if event.get("type") != "batch":  # batches are what the plots show
+            self.log.appendPlainText(event_line(event))
         self._dirty = True
 
     def redraw_if_needed(self) -> None:
@@ -161,10 +178,11 @@ class LiveView(QWidget):
         self.redraw_times.append(time.perf_counter())
         s = self.series
         b, e = s.batch, s.epoch
-        self.c_batch.setData(*downsample(*finite(b["step"], b["loss"]), MAX_POINTS))
-        self.c_smooth.setData(*downsample(*finite(b["step"], b["smoothed"]), MAX_POINTS))
-        self.a_batch.setData(*downsample(*finite(b["step"], b["accuracy"]), MAX_POINTS))
-        self.lr_curve.setData(*downsample(*finite(b["step"], b["learning_rate"]), MAX_POINTS))
+        steps = strided(b["step"], MAX_POINTS)
+        for curve, key in ((self.c_batch, "loss"), (self.c_smooth, "smoothed"),
+                           (self.a_batch, "accuracy"), (self.lr_curve, "learning_rate")):
+            # NaN (a missing value) breaks the line there instead of joining across it.
+            curve.setData(steps, strided(b[key], MAX_POINTS), connect="finite")
         # Epoch points sit at the step that ended the epoch, on the batch axis.
         spe = int((s.started or {}).get("steps_per_epoch") or 0)
         xs = [ep * spe if spe else ep for ep in e["epoch"]]

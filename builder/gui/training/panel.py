@@ -138,12 +138,21 @@ class TrainingPanel(QWidget):
         if not setup._loading and (
                 setup.training_settings() != project.training
                 or setup.dataset_settings() != project.dataset
-                or set(setup.head_editors) != {n.id for n in self.document.graph.nodes.values()
-                                               if n.kind == "Output"}):
+                or not self._heads_match()):
             setup.load()  # undo/redo of a setting, or heads added/removed
         if self.controller.running and not self._edited_during_run:
             self._edited_during_run = True
             self._update_buttons()
+
+    def _heads_match(self) -> bool:
+        """Whether the loss editors show the Output nodes as they are now."""
+        outputs = {n.id: n for n in self.document.graph.nodes.values() if n.kind == "Output"}
+        editors = self.setup.head_editors
+        if set(editors) != set(outputs):
+            return False
+        return all(loss.currentText() == outputs[nid].params.get("loss", loss.currentText())
+                   and abs(weight.value() - float(outputs[nid].params.get("loss_weight", 1.0)))
+                   < 1e-9 for nid, (loss, weight) in editors.items())
 
     # -- runs -------------------------------------------------------------------------
 

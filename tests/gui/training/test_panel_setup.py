@@ -94,3 +94,26 @@ def test_sample_preview_shows_images_and_labels(panel_window, qtbot):
     assert "1797 samples of (8, 8, 1), 10 classes" == setup.samples_note.text()
     assert len(setup.sample_labels) == 6
 
+
+
+def test_loss_and_weight_per_output_follow_the_graph(make_window, small_project):
+    g = small_project.graph
+    g.add_node("GlobalAvgPool2D", id="gap", pos=(200, 200))
+    g.add_node("Dense", {"units": 3}, id="aux_fc", pos=(200, 250))
+    g.add_node("Output", {"loss_weight": 0.3}, id="aux", pos=(200, 300))
+    g.connect("relu", "gap")
+    g.connect("gap", "aux_fc")
+    g.connect("aux_fc", "aux")
+    window = make_window(small_project)
+    setup = window.training_panel.setup
+    assert set(setup.head_editors) == {"output", "aux"}
+    loss, weight = setup.head_editors["aux"]
+    assert weight.value() == pytest.approx(0.3)
+    weight.setValue(0.5)
+    assert g.nodes["aux"].params["loss_weight"] == pytest.approx(0.5)
+    # An edit elsewhere (the inspector, undo) shows in the panel.
+    window.document.history.set_param("aux", "loss", "mean_squared_error")
+    assert setup.head_editors["aux"][0].currentText() == "mean_squared_error"
+    window.document.history.undo()
+    window.document.history.undo()
+    assert setup.head_editors["aux"][1].value() == pytest.approx(0.3)
