@@ -85,7 +85,10 @@ def main(argv=None):
     model = build_model()
     x_train, y_train, x_val, y_val = load_data(tuple(model.inputs[0].shape[1:]))
     heads = len(model.outputs)
-    if heads > 1:
+    if heads > 1 and DATASET.get("task") == "localization":
+        # [class, y1, x1, y2, x2]: the class head's labels, then the box head's.
+        y_train, y_val = ([y[:, 0].astype("int32"), y[:, 1:]] for y in (y_train, y_val))
+    elif heads > 1:
         y_train, y_val = [y_train] * heads, [y_val] * heads
     model.compile(optimizer=keras.optimizers.deserialize(OPTIMIZER),
                   loss=_deserialize_loss(LOSS), loss_weights=LOSS_WEIGHTS,

@@ -87,3 +87,34 @@ def test_the_box_loss_falls_on_shapes_with_one_object(tmp_path):
 def test_localization_needs_a_class_head_and_a_box_head():
     with pytest.raises(TrainingError, match="two heads"):
         head_targets(np.zeros((4, 5), np.float32), 1, "localization")
+
+
+def _exported(tmp_path, name, **dataset):
+    import importlib.util
+
+    from builder.core.project import Project
+    from builder.training.python_export import python_script
+
+    project = builder.load(builder.template_path(name))
+    project = Project(project.graph, name=name, dataset={**project.dataset, **dataset},
+                      training=project.training)
+    script = tmp_path / f"train_{name}.py"
+    script.write_text(python_script(project))
+    spec = importlib.util.spec_from_file_location(f"train_{name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_python_export_trains_localization_with_its_two_targets(tmp_path):
+    module = _exported(tmp_path, "localization", samples=40)
+    model = module.main(["--epochs", "1", "--out", str(tmp_path / "loc.keras")])
+    assert len(model.outputs) == 2 and (tmp_path / "loc.keras").is_file()
+    history = model.history.history
+    assert {"class_scores_loss", "box_loss"} <= set(history)
+
+
+def test_the_python_export_keeps_mean_iou(tmp_path):
+    module = _exported(tmp_path, "unet_small", samples=20)
+    (iou,) = [m for m in module._deserialize_metrics(module.METRICS) if not isinstance(m, str)]
+    assert isinstance(iou, keras.metrics.MeanIoU) and iou.num_classes == 4
