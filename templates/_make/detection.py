@@ -99,11 +99,12 @@ def ssd_small(classes: int = 4, size: int = 64):
 def yolo_small(size: int = 64, grid: int = 4, boxes: int = 2, classes: int = 3):
     """A YOLO v1-style grid detector: S x S cells, B boxes of 5 numbers, C classes."""
     net = Net([size, size, 3])
-    net.add("ConvBN", "conv1", filters=32, kernel_size=3)
+    # The small SSD's backbone, so that the two detectors differ only in their heads.
+    net.add("ConvBN", "conv1", filters=16, kernel_size=3, strides=2)
     net.add("ConvBN", "conv2", filters=32, kernel_size=3, strides=2)
-    net.add("ConvBN", "conv3", filters=64, kernel_size=3, strides=2)
-    net.add("ConvBN", "conv4", filters=64, kernel_size=3)
-    net.add("ConvBN", "conv5", filters=96, kernel_size=3, strides=2)
+    net.add("ConvBN", "conv3", filters=64, kernel_size=3)
+    net.add("ConvBN", "conv4", filters=64, kernel_size=3, strides=2)
+    net.add("ConvBN", "conv5", filters=96, kernel_size=3)
     net.add("ConvBN", "conv6", filters=128, kernel_size=3, strides=size // (8 * grid))
     net.add("Flatten", "flatten")
     net.dense("fc1", 256, activation="leaky_relu")
@@ -113,7 +114,7 @@ def yolo_small(size: int = 64, grid: int = 4, boxes: int = 2, classes: int = 3):
     return net.project(
         "Small YOLO (shapes)",
         f"Redmon et al. 2016, 'You Only Look Once', scaled down for {size}x{size} `shapes` "
-        f"images: conv layers, then two FC layers that predict an S x S = {grid}x{grid} "
-        f"grid, each cell B = {boxes} boxes (x, y, sqrt w, sqrt h, confidence) and "
+        "images: the small SSD's conv-BN-ReLU backbone, then two FC layers that predict "
+        f"an S x S = {grid}x{grid} grid, each cell B = {boxes} boxes (x, y, sqrt w, sqrt h, confidence) and "
         f"C = {classes} class scores. Trained with YOLO's sum-squared loss "
         "(lambda_coord = 5, lambda_noobj = 0.5) from builder.detection.yolo.")
