@@ -18,13 +18,29 @@ TEMPLATES = sorted(p.stem for p in builder.templates_dir().glob("*.json"))
 
 
 def generator():
-    """The template generator module (templates/_make/make.py)."""
+    """The template generator module (templates/_make/make.py), loaded in isolation.
+
+    Its sibling modules have plain names (``chain``, ``detection``, ...) that test
+    packages share (tests/detection is the package ``detection`` here), so they
+    are imported with same-named modules hidden, and afterwards removed from
+    ``sys.modules`` and ``sys.path`` again: neither side shadows the other.
+    """
     if "template_make" not in sys.modules:
-        sys.path.insert(0, str(MAKE_DIR))
-        spec = importlib.util.spec_from_file_location("template_make", MAKE_DIR / "make.py")
-        module = importlib.util.module_from_spec(spec)
+        own = {p.stem for p in MAKE_DIR.glob("*.py")}
+        hidden = {name: sys.modules.pop(name) for name in own if name in sys.modules}
+        path = list(sys.path)
+        try:
+            sys.path.insert(0, str(MAKE_DIR))
+            spec = importlib.util.spec_from_file_location("template_make",
+                                                          MAKE_DIR / "make.py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        finally:
+            sys.path[:] = path
+            for name in own:
+                sys.modules.pop(name, None)
+            sys.modules.update(hidden)
         sys.modules["template_make"] = module
-        spec.loader.exec_module(module)
     return sys.modules["template_make"]
 
 
