@@ -59,3 +59,17 @@ def test_l2_normalization_layer_matches_numpy():
     np.testing.assert_allclose(y, ref, rtol=1e-5)
     restored = L2Normalization.from_config(layer.get_config())
     assert restored.scale == 20.0 and restored.epsilon == 1e-12
+
+
+def test_l2_normalization_survives_a_keras_file_and_imports_as_its_kind(tmp_path):
+    from builder.compile.from_keras import from_keras
+    from builder.core import Graph
+    g = Graph()
+    i = g.add_node("Input", {"shape": [6, 6, 8]}).id
+    c = g.add_node("L2Normalization", {"scale": 10.0}).id
+    g.connect(i, c)
+    g.connect(c, g.add_node("Output", {}).id)
+    path = tmp_path / "l2.keras"
+    to_keras(g).save(path)
+    kinds = {n.kind: n.params for n in from_keras(path).graph.nodes.values()}
+    assert kinds["L2Normalization"] == {"scale": 10.0, "epsilon": 1e-12}
