@@ -15,7 +15,8 @@ RUN_TIMEOUT = 90_000  # ms; TensorFlow's import in the child dominates
 
 
 def test_a_real_run_grows_the_plots_shows_the_final_metric_and_never_stalls(
-        panel_window, qtbot):
+        panel_window, qtbot, tmp_path):
+    """A LeNet run from Start to the end, then its results, export, LR test, options."""
     window = panel_window
     panel = window.training_panel
     meter = GapMeter()
@@ -55,6 +56,43 @@ def test_a_real_run_grows_the_plots_shows_the_final_metric_and_never_stalls(
     assert meter.worst_ms < 1000 and meter.share_over(100) < 0.05
     assert panel.live.redraws <= seconds * 21  # throttled to ~20 Hz
     assert [r.name for r in panel.runs.runs] == [run_dir.name]
+
+    # After the run: the Keras-backed tools each ask a child process; started
+    # together, they overlap (the editor's process never imports TensorFlow).
+    results, setup = panel.results, panel.setup
+    assert results.run_box.currentText() == panel.controller.run_dir.name
+    assert results.analyse()
+    out = tmp_path / "model.keras"
+    assert results.export("keras", str(out))
+    assert setup.lr_test.start(steps=100)
+    setup.detect()
+    qtbot.waitUntil(lambda: results.result is not None and results.last_export_code is not None
+                    and not setup.lr_test._proc and setup.detect_button.isEnabled(),
+                    timeout=3 * RUN_TIMEOUT)
+    r = results.result
+    m = r["confusion"]
+    assert m.shape == (10, 10) and m.sum() == series.started["val_samples"]
+    # best.keras is the epoch of the lowest val_loss: its accuracy is that epoch's.
+    best_epoch = series.best["epoch"]
+    assert series.best["monitor"] == "val_loss"
+    assert m.trace() / m.sum() == pytest.approx(
+        series.epoch["val_accuracy"][best_epoch - 1], abs=1e-6)
+    assert results.confusion.rowCount() == 10
+    assert r["top_probs"].shape == (16, 5) and (np.diff(r["top_probs"], axis=1) <= 0).all()
+    assert list(r["conv_layers"])[:1] == ["c1"] and r["features"].shape == (28, 28, 6)
+    assert results.feature_grid.count() == 6 and results.pred_grid.count() == 16
+    assert results.last_export_code == 0, results.export_log.toPlainText()
+    assert out.is_file()
+
+    lr = setup.lr_test.result
+    assert lr is not None, setup.lr_test.note.text()
+    assert len(lr["lrs"]) == len(lr["losses"]) <= 100 and lr["lrs"] == sorted(lr["lrs"])
+    setup.lr_test.use_button.click()
+    chosen = window.document.project.training["optimizer"]["learning_rate"]
+    assert chosen == pytest.approx(lr["suggested_lr"], rel=1e-2)
+
+    assert "GPU" in setup.options_note.text(), setup.options_note.text()
+    assert "tensorflow" in [setup.backend.itemText(i) for i in range(setup.backend.count())]
 
 
 def test_stop_resume_then_killed_from_outside_shows_failed_and_the_editor_works_on(
@@ -120,47 +158,3 @@ def test_compare_two_optimizers_overlays_both_runs(panel_window, qtbot):
         assert xs == [1] and ys == [by_name[name].series.epoch["val_loss"][0]]
     panel.runs.metric.setCurrentText("batch loss (smoothed)")
     assert all(len(xs) >= 2 for xs, _ in panel.runs.curve_data())
-
-
-def test_keras_tools_run_in_child_processes_results_export_lr_test_and_options(
-        panel_window, qtbot, tmp_path):
-    """Confusion matrix, top-5, feature maps, export, LR range test and the machine's
-    options each ask Keras in a child process; started together, they overlap."""
-    panel = panel_window.training_panel
-    panel.controller.in_process = True  # the run is not what is tested here
-    panel.setup.epochs.setValue(1)
-    assert panel.start()
-    qtbot.waitUntil(lambda: not panel.controller.running, timeout=RUN_TIMEOUT)
-    series = panel.controller.series
-    assert series.status == "finished", series.message
-    results, setup = panel.results, panel.setup
-    assert results.run_box.currentText() == panel.controller.run_dir.name
-    assert results.analyse()
-    out = tmp_path / "model.keras"
-    assert results.export("keras", str(out))
-    assert setup.lr_test.start(steps=100)
-    setup.detect()
-    qtbot.waitUntil(lambda: results.result is not None and results.last_export_code is not None
-                    and not setup.lr_test._proc and setup.detect_button.isEnabled(),
-                    timeout=3 * RUN_TIMEOUT)
-    r = results.result
-    m = r["confusion"]
-    assert m.shape == (10, 10) and m.sum() == series.started["val_samples"]
-    # The best model is the only epoch's: its accuracy is the run's val_accuracy.
-    assert m.trace() / m.sum() == pytest.approx(series.epoch["val_accuracy"][-1], abs=1e-6)
-    assert results.confusion.rowCount() == 10
-    assert r["top_probs"].shape == (16, 5) and (np.diff(r["top_probs"], axis=1) <= 0).all()
-    assert list(r["conv_layers"])[:1] == ["c1"] and r["features"].shape == (28, 28, 6)
-    assert results.feature_grid.count() == 6 and results.pred_grid.count() == 16
-    assert results.last_export_code == 0, results.export_log.toPlainText()
-    assert out.is_file()
-
-    lr = setup.lr_test.result
-    assert lr is not None, setup.lr_test.note.text()
-    assert len(lr["lrs"]) == len(lr["losses"]) <= 100 and lr["lrs"] == sorted(lr["lrs"])
-    setup.lr_test.use_button.click()
-    rate = panel_window.document.project.training["optimizer"]["learning_rate"]
-    assert rate == pytest.approx(lr["suggested_lr"], rel=1e-2)
-
-    assert "GPU" in setup.options_note.text(), setup.options_note.text()
-    assert "tensorflow" in [setup.backend.itemText(i) for i in range(setup.backend.count())]
