@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from builder.core import BuilderError
 from builder.core.project import dumps_project, loads_project
 from builder.gui.training.controller import RunController, RunRequest
 from builder.gui.training.live import LiveView
@@ -167,7 +168,12 @@ class TrainingPanel(QWidget):
         if self.document is None or self.controller.running:
             return False
         self.refresh_root()
-        return self.controller.start(RunRequest(self._snapshot(), self.root))
+        try:
+            snapshot = self._snapshot()
+        except BuilderError as exc:  # a graph that does not validate: say so, start nothing
+            self._error(str(exc).splitlines()[0])
+            return False
+        return self.controller.start(RunRequest(snapshot, self.root))
 
     def stop(self) -> None:
         self.controller.stop()
@@ -194,7 +200,11 @@ class TrainingPanel(QWidget):
             return
         self.refresh_root()
         epochs = epochs or self.compare_epochs.value()
-        snapshot = self._snapshot()
+        try:
+            snapshot = self._snapshot()
+        except BuilderError as exc:
+            self._error(str(exc).splitlines()[0])
+            return
         self._batch = []
         self._comparing = True
         self.controller.enqueue([

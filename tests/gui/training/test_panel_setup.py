@@ -117,3 +117,16 @@ def test_loss_and_weight_per_output_follow_the_graph(make_window, small_project)
     window.document.history.undo()
     window.document.history.undo()
     assert setup.head_editors["aux"][1].value() == pytest.approx(0.3)
+
+
+def test_settings_the_engine_refuses_are_named_and_nothing_starts(panel_window, tmp_path):
+    panel = panel_window.training_panel
+    setup = panel.setup
+    setup.dataset.setCurrentText("npz")
+    setup.path.setText(str(tmp_path / "missing.npz"))
+    setup.path.editingFinished.emit()
+    assert not panel.start()
+    assert not panel.controller.running
+    text = panel.state_label.text()
+    assert "missing.npz" in text and "\n" not in text
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
