@@ -31,7 +31,7 @@ from builder.gui.training.controller import RunController, RunRequest
 from builder.gui.training.live import LiveView
 from builder.gui.training.runs import RunsView
 from builder.gui.training.setup import SetupView
-from builder.gui.training.state import runs_root, slug
+from builder.gui.training.state import RunSeries, runs_root, slug
 
 #: The lecture's six optimizers, compared by "Compare optimizers".
 COMPARE_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
@@ -94,6 +94,7 @@ class TrainingPanel(QWidget):
         self.resume_button.clicked.connect(lambda: self.resume())
         self.compare_button.clicked.connect(lambda: self.compare_optimizers())
         self.runs.resume_requested.connect(self.resume)
+        self.runs.open_requested.connect(self.show_run)
         c = self.controller
         c.started.connect(self._run_started)
         c.event.connect(self.live.on_event)
@@ -211,6 +212,29 @@ class TrainingPanel(QWidget):
             RunRequest(snapshot, self.root, training={"optimizer": {"name": name},
                                                       "epochs": epochs}, label=name)
             for name in optimizers])
+
+    def show_run(self, run_dir: str | Path) -> bool:
+        """Replays a finished run's curves and log in the live tab (not while one goes)."""
+        from builder.training.events import read_events  # noqa: PLC0415
+        from builder.training.run_dir import EVENTS_FILE  # noqa: PLC0415
+
+        if self.controller.running:
+            self._error("A run is going; its plots stay in Live until it ends.")
+            return False
+        run_dir = Path(run_dir)
+        self.live.follow(RunSeries(), run_dir.name)
+        self.live.log.clear()
+        path = run_dir / EVENTS_FILE
+        if path.is_file():
+            with open(path, encoding="utf-8") as f:
+                for event in read_events(f):
+                    self.live.series.feed(event)
+                    self.live.on_event(event)
+        self.live.redraw()
+        self.controller.run_dir = run_dir  # Resume continues the run shown
+        self.tabs.setCurrentWidget(self.live)
+        self._update_buttons()
+        return True
 
     def _run_started(self, run_dir: Path) -> None:
         self._edited_during_run = False

@@ -31,9 +31,11 @@ class RunsView(QWidget):
 
     Signals:
         resume_requested(object): the run directory to continue.
+        open_requested(object): the run directory to show in the live tab.
     """
 
     resume_requested = Signal(object)
+    open_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -53,6 +55,10 @@ class RunsView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.Stretch)
         self.table.itemSelectionChanged.connect(self.overlay)
+        self.table.cellDoubleClicked.connect(
+            lambda row, _col: self.open_requested.emit(self.runs[row].path))
+        self.table.setToolTip("Select runs to overlay them; double-click one to replay it "
+                              "in Live")
         self.metric = QComboBox()
         self.metric.addItems(METRICS)
         self.metric.currentTextChanged.connect(lambda _: self.overlay())

@@ -130,3 +130,30 @@ def test_settings_the_engine_refuses_are_named_and_nothing_starts(panel_window, 
     text = panel.state_label.text()
     assert "missing.npz" in text and "\n" not in text
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_past_run_replays_in_live_from_its_events_file(panel_window, tmp_path):
+    import json
+
+    panel = panel_window.training_panel
+    run = tmp_path / "runs" / "lenet-5-20261127-000000"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(
+        {"name": "LeNet-5", "training": {"optimizer": {"name": "sgd", "learning_rate": 0.01},
+                                         "epochs": 1}, "dataset": {"name": "digits"}}))
+    events = [{"type": "started", "time": 1.0, "epochs": 1, "steps_per_epoch": 4,
+               "batch_size": 8, "step": 0}]
+    events += [{"type": "batch", "time": 1.0 + i, "epoch": 1, "batch": i, "step": i,
+                "loss": 2.0 - 0.1 * i} for i in range(1, 5)]
+    events += [{"type": "epoch", "time": 6.0, "epoch": 1, "loss": 1.8, "val_loss": 1.9,
+                "val_accuracy": 0.3, "seconds": 5.0},
+               {"type": "failed", "time": 6.5, "message": "CUDA out of memory"}]
+    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    panel.refresh_root()
+    assert [r.name for r in panel.runs.runs] == [run.name]
+    assert panel.show_run(run)
+    xs, _ = panel.live.c_batch.getData()
+    assert list(xs) == [1, 2, 3, 4]
+    assert "FAILED: CUDA out of memory" in panel.live.log.toPlainText()
+    assert "CUDA out of memory" in panel.live.status.text()
+    assert panel.controller.run_dir == run  # Resume would continue this run
