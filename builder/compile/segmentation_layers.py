@@ -44,6 +44,12 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
             raise ValueError(
                 "MaxPoolingWithArgmax2D needs a 4-D input with known "
                 f"channels. Received: input_shape={input_shape}")
+        for size, k in zip(input_shape[1:3], self.pool_size):
+            if size is not None and size < k:
+                raise ValueError(
+                    "MaxPoolingWithArgmax2D needs height and width of at "
+                    f"least pool_size={self.pool_size}. Received: "
+                    f"input_shape={input_shape}")
         self.built = True
 
     def call(self, inputs):

@@ -125,6 +125,12 @@ def test_refused_with_the_numbers(kind, params, shapes, words):
     with pytest.raises(ShapeIssue) as issue:
         spec.shape({**spec.defaults(), **params}, [(None, *s) for s in shapes], Notes())
     assert words in issue.value.message and "Received" in issue.value.message
+    # Keras refuses them too, so a diagnostic never blocks a model Keras would build.
+    inputs = [keras.Input(shape=s, dtype=t) for s, t in zip(shapes, ("float32", "int32"))]
+    (call,) = spec.keras({**spec.defaults(), **params})
+    layer = keras.saving.get_registered_object(f"keras_builder>{call.class_name}")
+    with pytest.raises(Exception):  # noqa: B017 - ValueError or TypeError
+        layer(**call.kwargs)(inputs if len(inputs) > 1 else inputs[0])
 
 
 def test_an_odd_size_warns_that_unpooling_cannot_give_it_back():
