@@ -10,7 +10,7 @@ padded ground truth of :mod:`builder.detection.data`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import keras
@@ -69,6 +69,7 @@ class Detector:
     model: keras.Model
     loss: keras.losses.Loss
     decode: Callable
+    _infer: keras.Model | None = field(default=None, init=False, repr=False)
 
     def compile(self, learning_rate: float = 2e-3) -> None:
         """Adam and the detector's loss, ready for ``model.fit(images, y_true)``."""
@@ -77,7 +78,7 @@ class Detector:
 
     def detect(self, images, batch_size: int = 64):
         """Per image ``(boxes, scores, classes)`` numpy arrays after per-class NMS."""
-        if getattr(self, "_infer", None) is None:
+        if self._infer is None:
             self._infer = keras.Model(self.model.inputs,
                                       Postprocess(self.decode)(self.model.outputs[0]))
         # Whole batches only: a last, smaller batch would trace the NMS loop again.
