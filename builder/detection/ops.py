@@ -28,6 +28,10 @@ def corners_to_centre(boxes):
                             boxes[..., 2:] - boxes[..., :2]], axis=-1)
 
 
+def _area(x):
+    return ops.maximum(x[..., 2] - x[..., 0], 0.0) * ops.maximum(x[..., 3] - x[..., 1], 0.0)
+
+
 def pairwise_iou(a, b):
     """IoU of ``a (..., N, 4)`` with ``b (..., K, 4)`` corners: ``(..., N, K)``."""
     a = ops.expand_dims(a, -2)
@@ -36,8 +40,7 @@ def pairwise_iou(a, b):
     lo = ops.maximum(a[..., :2], b[..., :2])
     wh = ops.maximum(hi - lo, 0.0)
     inter = wh[..., 0] * wh[..., 1]
-    area = lambda x: ops.maximum(x[..., 2] - x[..., 0], 0.0) * ops.maximum(x[..., 3] - x[..., 1], 0.0)
-    union = area(a) + area(b) - inter
+    union = _area(a) + _area(b) - inter
     return ops.where(union > 0, inter / ops.maximum(union, 1e-12), 0.0)
 
 

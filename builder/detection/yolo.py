@@ -47,9 +47,13 @@ def _to_corners(coords, s: int):
 
 
 def grid_targets(y_true, s: int):
-    """Per cell: ``obj (B, S, S)``, target ``(x, y, sqrt w, sqrt h)`` ``(B, S, S, 4)``,
-    corners ``(B, S, S, 4)`` and one-hot classes ``(B, S, S, C)`` needs ``C``; the
-    class index is returned instead as ``(B, S, S)`` int."""
+    """Per-cell targets from padded ground truth ``(B, K, 5)``.
+
+    Returns:
+        ``obj (B, S, S)`` (1 where an object's centre falls), the target
+        ``(x, y, sqrt w, sqrt h)`` ``(B, S, S, 4)``, the object's corners
+        ``(B, S, S, 4)`` and its class index ``(B, S, S)``.
+    """
     boxes = y_true[..., :4]
     classes = ops.cast(y_true[..., 4], "int32")
     valid = classes >= 0

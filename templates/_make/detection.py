@@ -105,7 +105,8 @@ def yolo_small(size: int = 64, grid: int = 4, boxes: int = 2, classes: int = 3):
     net.add("ConvBN", "conv3", filters=64, kernel_size=3)
     net.add("ConvBN", "conv4", filters=64, kernel_size=3, strides=2)
     net.add("ConvBN", "conv5", filters=96, kernel_size=3)
-    net.add("ConvBN", "conv6", filters=128, kernel_size=3, strides=size // (8 * grid))
+    net.add("ConvBN", "conv6", filters=128, kernel_size=3,
+            strides=size // (8 * grid))  # 8x8 -> S x S
     net.add("Flatten", "flatten")
     net.dense("fc1", 256, activation="leaky_relu")
     net.dense("fc2", grid * grid * (boxes * 5 + classes), activation="linear")
@@ -115,6 +116,6 @@ def yolo_small(size: int = 64, grid: int = 4, boxes: int = 2, classes: int = 3):
         "Small YOLO (shapes)",
         f"Redmon et al. 2016, 'You Only Look Once', scaled down for {size}x{size} `shapes` "
         "images: the small SSD's conv-BN-ReLU backbone, then two FC layers that predict "
-        f"an S x S = {grid}x{grid} grid, each cell B = {boxes} boxes (x, y, sqrt w, sqrt h, confidence) and "
-        f"C = {classes} class scores. Trained with YOLO's sum-squared loss "
+        f"an S x S = {grid}x{grid} grid, each cell B = {boxes} boxes (x, y, sqrt w, "
+        f"sqrt h, confidence) and C = {classes} class scores. Trained with YOLO's sum-squared loss "
         "(lambda_coord = 5, lambda_noobj = 0.5) from builder.detection.yolo.")
