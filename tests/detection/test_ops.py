@@ -113,3 +113,22 @@ def test_postprocess_recovers_an_encoded_box():
     np.testing.assert_allclose(boxes[0, 0], gt[0], atol=1e-5)
     # all matched anchors decode to the same box: NMS leaves one class-1 box
     assert ((scores[0] > 0.5) & (classes[0] == 1)).sum() == 1
+
+
+def test_iou_and_encoding_agree_with_keras_bounding_boxes():
+    # keras.utils.bounding_boxes is the oracle for the per-box arithmetic (it has
+    # no matching, mining or batched NMS, which are ours).
+    from keras.utils import bounding_boxes as bb
+    anchors = default_boxes(CFG)
+    rng = np.random.default_rng(3)
+    centre, hw = rng.uniform(.2, .8, (len(anchors), 2)), rng.uniform(.1, .4, (len(anchors), 2))
+    gt = np.concatenate([centre - hw / 2, centre + hw / 2], -1).astype(np.float32)
+    variance = [0.1, 0.1, 0.2, 0.2]
+    ref = bb.encode_box_to_deltas(anchors, gt, anchor_format="center_yxhw", box_format="yxyx",
+                                  encoding_format="center_yxhw", variance=variance)
+    np.testing.assert_allclose(ops.convert_to_numpy(dops.encode(gt, anchors)),
+                               ops.convert_to_numpy(ref), atol=1e-4)
+    corners = ops.convert_to_numpy(dops.centre_to_corners(anchors))
+    np.testing.assert_allclose(ops.convert_to_numpy(dops.pairwise_iou(corners, gt[:7])),
+                               ops.convert_to_numpy(bb.compute_iou(corners, gt[:7], "yxyx")),
+                               atol=1e-5)
