@@ -28,7 +28,7 @@ import detection  # noqa: E402
 import imagenet2012 as inet  # noqa: E402
 import multibranch as mb  # noqa: E402
 import resnets  # noqa: E402
-import segmentation  # noqa: E402
+import segmentation_nets  # noqa: E402
 
 #: file stem -> function building the template
 TEMPLATES = {
@@ -65,7 +65,7 @@ TEMPLATES = {
     "ssd300_vgg16": detection.ssd300,
     "ssd_small": detection.ssd_small,
     "yolo_small": detection.yolo_small,
-    **segmentation.TEMPLATES,
+    **segmentation_nets.TEMPLATES,
 }
 
 #: Shipped templates written by hand before the generator; build() still knows
