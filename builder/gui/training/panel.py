@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -249,11 +249,16 @@ class TrainingPanel(QWidget):
         self.live.redraw()
         if self.controller.run_dir is not None:
             self.runs.live_series[self.controller.run_dir.name] = self.controller.series
+        self._update_buttons()
+        # Re-reading the run folders is its own slice of the event loop.
+        QTimer.singleShot(0, self._refresh_after_run)
+
+    def _refresh_after_run(self) -> None:
         self.refresh_root()
         if self.controller.run_dir is not None:
             self.runs.select(self._batch or [self.controller.run_dir.name])
-        if not self.controller.queue:
-            self._batch = []
+        if not self.controller.queue and not self.controller.running:
+            self._batch = []  # the comparison is over
         self._update_buttons()
 
     def _error(self, text: str) -> None:

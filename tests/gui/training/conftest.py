@@ -75,3 +75,9 @@ class GapMeter:
     def share_over(self, ms: float) -> float:
         """Fraction of the ticks that came more than ``ms`` late."""
         return sum(g > ms / 1000 for g in self.gaps) / max(1, len(self.gaps))
+
+
+@pytest.fixture
+def gap_meter():
+    """A fresh :class:`GapMeter` (not started)."""
+    return GapMeter()

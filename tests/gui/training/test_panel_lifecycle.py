@@ -44,7 +44,7 @@ def test_stop_resume_then_killed_from_outside_shows_failed_and_the_editor_works_
     assert "Failed" in panel.live.status.text() and "SIGKILL" in panel.live.status.text()
     log = panel.live.log.toPlainText()
     assert "stopped at epoch" in log and "(resumed)" in log and "FAILED" in log  # kept
-    assert panel.runs.runs[0].series.status == "failed"
+    qtbot.waitUntil(lambda: panel.runs.runs[0].series.status == "failed", timeout=5_000)
     # The editor works on: an edit and its undo; Start is offered again.
     before = len(window.document.graph)
     window.document.history.add_node("ReLU")
@@ -62,10 +62,13 @@ def test_compare_two_optimizers_overlays_both_runs(panel_window, qtbot):
     panel.compare_optimizers(("sgd", "adam"), epochs=1)
     assert len(panel.controller.queue) == 1  # the first started, the second waits
     qtbot.waitUntil(lambda: not panel.controller.running and not panel.controller.queue
-                    and len(panel.runs.runs) == 2, timeout=2 * RUN_TIMEOUT)
+                    and len(panel.runs.runs) == 2
+                    and all(r.series.status in ("finished", "stopped", "failed")
+                            for r in panel.runs.runs),
+                    timeout=2 * RUN_TIMEOUT)
     runs = panel.runs.runs
     assert sorted(r.optimizer for r in runs) == ["adam", "sgd"]
-    assert all(r.series.status == "finished" for r in runs)
+    assert all(r.series.status == "finished" for r in runs), [(r.name, r.series.status, r.series.message) for r in runs]
     assert sorted(panel.runs.selected_names()) == sorted(r.name for r in runs)
     curves = panel.runs.curve_data()
     assert len(curves) == 2
