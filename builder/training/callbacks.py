@@ -53,10 +53,29 @@ class EventCallback(keras.callbacks.Callback):
         self._last_sent = 0.0
         self._epoch_start = 0.0
         self._lock = threading.Lock()
+        self._schedule = None
+        self._rate = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch + 1
         self._epoch_start = time.monotonic()
+        # The batch hook runs on Keras' worker thread, where reading optimizer
+        # variables is unsafe under JAX (their buffers are donated to the next
+        # step: "Array has been deleted"). So it never reads them: a schedule
+        # is evaluated at the step number, any other rate is read here, at the
+        # epoch boundary, where it can change (reduce-on-plateau).
+        optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)
+        rate = getattr(optimizer, "_learning_rate", None)
+        if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+            self._schedule, self._rate = rate, None
+        else:
+            self._schedule, self._rate = None, current_learning_rate(self.model.optimizer)
+
+    def _learning_rate(self, step: int) -> float:
+        """The rate of the update after ``step`` updates, without touching variables."""
+        if self._schedule is None:
+            return self._rate
+        return float(keras.ops.convert_to_numpy(self._schedule(step)))
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.stop.is_set():
@@ -74,7 +93,7 @@ class EventCallback(keras.callbacks.Callback):
             self._last_sent = now
             self.emit(make_event("batch", epoch=self.epoch, batch=batch + 1, step=step,
                                  **(logs or {}),
-                                 learning_rate=current_learning_rate(self.model.optimizer)))
+                                 learning_rate=self._learning_rate(step)))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))

@@ -8,6 +8,7 @@ from what either would reach alone.
 
 from __future__ import annotations
 
+import math
 import socket
 
 import numpy as np
@@ -95,3 +96,31 @@ def test_multi_process_settings_are_checked(tmp_path):
         start_run(project, tmp_path / "c", training={
             "distribution": "multi_process", "backend": "jax",
             "coordinator": "127.0.0.1:1", "num_processes": 2})
+
+
+def test_a_jax_run_reports_batches_and_the_scheduled_rate(tmp_path):
+    """Batch events under JAX: the batch hook runs on Keras' worker thread, where
+    optimizer variables may already be donated to the next step; the run must
+    neither fail ("Array has been deleted") nor report a stale rate."""
+    from builder.training.schedule_preview import schedule_preview
+
+    project = tiny_classifier()
+    schedule = {"name": "exponential", "k": 0.5}
+    training = {"backend": "jax", "epochs": 2, "batch_size": 8,
+                "optimizer": {"name": "sgd", "learning_rate": 0.1}, "schedule": schedule}
+    dataset = {"name": "digits", "limit": 160, "resize": False}
+    handle = start_run(project, tmp_path / "run", training=training, dataset=dataset)
+    events = list(handle.events(timeout=240))
+    assert events[-1]["type"] == "finished", events[-1].get("traceback", events[-1])
+    batches = [e for e in events if e["type"] == "batch"]
+    steps_per_epoch = events[0]["steps_per_epoch"]
+    assert len(batches) >= 2
+    curve = schedule_preview({"optimizer": training["optimizer"], "schedule": schedule},
+                             steps_per_epoch, 2)
+    for event in batches:
+        # The rate the next update uses, after `step` updates; past the last
+        # update, the lecture's a0 * exp(-k t) at t = 2 epochs.
+        step = event["step"]
+        expected = curve[step] if step < len(curve) else 0.1 * math.exp(-0.5 * 2)
+        assert event["learning_rate"] == pytest.approx(expected, rel=1e-5)
+    assert len({round(e["learning_rate"], 9) for e in batches}) > 1  # it moved
