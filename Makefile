@@ -22,7 +22,8 @@ run: $(STAMP)
 	$(VENV)/bin/builder gui
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n auto --dist loadfile
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n auto --dist loadfile -m "not isolated"
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:xdist -m isolated
 
 bench: $(STAMP)
 	$(PY) benchmarks/analysis.py

@@ -27,6 +27,9 @@ def plot(title: str, left: str, bottom: str, *, log_y: bool = False,
     item.showGrid(x=True, y=True, alpha=0.2)
     item.setLogMode(y=log_y)
     item.setMenuEnabled(False)
+    # A fixed-width value axis: otherwise each new tick-label width re-lays out
+    # the whole plot (AxisItem.boundingRect), the panel's costliest paint work.
+    item.getAxis("left").setWidth(54)
     if legend:
         item.addLegend(offset=(-5, 5), labelTextSize="8pt")
     w.setMinimumSize(200, 150)
