@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -67,14 +68,22 @@ class RunsView(QWidget):
         self.resume_button = QPushButton("Resume selected")
         self.resume_button.clicked.connect(self._resume)
         self.note = QLabel("")
+        # Off: this project's runs. On: every run under the runs folder, so that
+        # runs of different networks overlay (the lecture's plain-34 vs ResNet-34).
+        self.all_projects = QCheckBox("all projects")
+        self.all_projects.setToolTip("List the runs of every project in the runs folder, "
+                                     "to compare different networks")
+        self.all_projects.toggled.connect(lambda _: self.refresh())
         bar = QHBoxLayout()
         bar.addWidget(QLabel("compare"))
         bar.addWidget(self.metric)
+        bar.addWidget(self.all_projects)
         bar.addWidget(refresh)
         bar.addWidget(self.resume_button)
         bar.addWidget(self.note, 1)
         self.compare_plot = plot("Runs compared", "value", "epoch")
         self.curves: list = []
+        self.curve_labels: list[str] = []  # the legend's texts, in curve order
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
@@ -95,7 +104,8 @@ class RunsView(QWidget):
     def refresh(self) -> None:
         """Re-reads the run directories (keeps the selection by run name)."""
         selected = set(self.selected_names())
-        self.runs = list_runs(self.root, self.prefix) if self.root else []
+        prefix = None if self.all_projects.isChecked() else self.prefix
+        self.runs = list_runs(self.root, prefix) if self.root else []
         for run in self.runs:
             live = self.live_series.get(run.name)
             if live is not None and live.events > run.series.events:
@@ -153,6 +163,10 @@ class RunsView(QWidget):
         item.setLabel("bottom", "optimizer step" if metric.startswith("batch") else "epoch")
         item.setLabel("left", metric)
         labels = [self.label(by_name[n]) for n in names]
+        projects = [by_name[n].config.get("name") or "?" for n in names]
+        if len(set(projects)) > 1:  # different networks: say which curve is which
+            labels = [f"{p}: {label}" for p, label in zip(projects, labels)]
+        self.curve_labels = []
         for i, name in enumerate(names):
             run = by_name[name]
             label = labels[i] if labels.count(labels[i]) == 1 else f"{labels[i]} · {name[-10:]}"
@@ -166,6 +180,7 @@ class RunsView(QWidget):
                 curve = item.plot(xs, ys, pen=pen(color, 2), symbol="o", symbolSize=5,
                                   symbolBrush=color, name=label)
             self.curves.append(curve)
+            self.curve_labels.append(label)
         self.compare_plot.getPlotItem().setTitle(
             f"{metric}: {len(names)} run(s) compared" if names else "Select runs to compare",
             size="10pt")
