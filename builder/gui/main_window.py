@@ -122,9 +122,13 @@ class MainWindow(EditingMixin, QMainWindow):
         self.templates.open_requested.connect(self.open_template)
 
     def default_dock_sizes(self) -> None:
-        """Palette and details at readable widths, the canvas gets the rest."""
+        """Palette and details at readable widths, the training area a third of
+        the height; the canvas gets the rest."""
         self.resizeDocks([self.docks["palette"], self.docks["details"]], [240, 440],
                          Qt.Horizontal)
+        if not self.docks["training"].isHidden():
+            self.resizeDocks([self.docks["training"]], [max(220, self.height() // 3)],
+                             Qt.Vertical)
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)

@@ -298,6 +298,7 @@ def install(window) -> TrainingPanel:
     window.training_panel = panel
     window.docks["training"].setWidget(panel)
     window.docks["training"].show()
+    window.default_dock_sizes()  # a saved layout, restored after this, still wins
     if window.document is not None:
         panel.set_document(window.document)
     return panel
