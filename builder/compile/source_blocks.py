@@ -26,7 +26,14 @@ from builder.analysis.expand import CompositeOutcome
 from builder.analysis.node_info import MEMO
 from builder.blocks.composites.base import expansion, is_composite
 from builder.compile.plan import Plan, PlannedLayer, sanitize_layer_name
-from builder.compile.to_source import _arguments, _call, _callee, _literal, _seq
+from builder.compile.to_source import (
+    _arguments,
+    _call,
+    _callee,
+    _literal,
+    _seq,
+    chain_order,
+)
 from builder.core.graph import Graph
 
 _IN = "\x00in"  # the tensor(s) a helper function receives
@@ -240,26 +247,9 @@ def _loops(lines: list[str]) -> list[str]:
 
 def _chain_order(stmts: list[_Stmt]) -> list[str]:
     """Topological order that follows chains (as the flat writer does)."""
-    position = {s.id: i for i, s in enumerate(stmts)}
-    sources = {s.id: {k[0] for k in s.inputs if k[0] in position} for s in stmts}
-    users: dict[str, list[str]] = {s.id: [] for s in stmts}
-    for nid, srcs in sources.items():
-        for src in srcs:
-            users[src].append(nid)
-    waiting = {nid: len(srcs) for nid, srcs in sources.items()}
-    ready = [nid for nid, n in waiting.items() if n == 0]
-    order: list[str] = []
-    while ready:
-        last = order[-1] if order else None
-        nxt = [nid for nid in ready if last in sources[nid]]
-        nid = min(nxt or ready, key=position.__getitem__)
-        ready.remove(nid)
-        order.append(nid)
-        for user in users[nid]:
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                ready.append(user)
-    return order
+    ids = [s.id for s in stmts]
+    known = set(ids)
+    return chain_order(ids, {s.id: {k[0] for k in s.inputs if k[0] in known} for s in stmts})
 
 
 def _catalog():

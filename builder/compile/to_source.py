@@ -181,26 +181,10 @@ class _Writer:
         a branch is written out before the next begins and ``x`` can carry it.
         """
         nodes = [p for p in self.plan.nodes if not p.is_input and not p.is_output]
-        position = {p.id: i for i, p in enumerate(nodes)}
-        sources = {p.id: {src for src, _ in p.inputs if src in position} for p in nodes}
-        users: dict[str, list[str]] = {nid: [] for nid in position}
-        for nid, srcs in sources.items():
-            for src in srcs:
-                users[src].append(nid)
-        waiting = {nid: len(srcs) for nid, srcs in sources.items()}
-        ready = [nid for nid, n in waiting.items() if n == 0]
-        order: list[str] = []
-        while ready:
-            last = order[-1] if order else None
-            next_ones = [nid for nid in ready if last in sources[nid]]
-            nid = min(next_ones or ready, key=position.__getitem__)
-            ready.remove(nid)
-            order.append(nid)
-            for user in users[nid]:
-                waiting[user] -= 1
-                if waiting[user] == 0:
-                    ready.append(user)
-        return order
+        ids = [p.id for p in nodes]
+        known = set(ids)
+        return chain_order(ids, {p.id: {src for src, _ in p.inputs if src in known}
+                                 for p in nodes})
 
     def _target(self, planned: PlannedNode, following: str | None) -> str:
         """``x`` when the tensor goes straight into the next line, else a name."""
@@ -329,3 +313,33 @@ def _wrapped(feed: str, indent: str) -> list[str]:
         return [indent + feed]
     items = feed[1:-1].split(", ")
     return [f"{indent}[", *(f"{indent}{_INDENT}{item}," for item in items), f"{indent}]"]
+
+
+def chain_order(ids: list[str], sources: dict[str, set[str]]) -> list[str]:
+    """A topological order of ``ids`` that follows chains: after a statement,
+    the next one is a consumer of it when one is ready (so a script reads as
+    ``x = ...(x)`` runs), else the earliest ready one.
+
+    Args:
+        ids: statement ids in their original order (ties go to the earliest).
+        sources: for each id, the ids among ``ids`` it reads.
+    """
+    position = {nid: i for i, nid in enumerate(ids)}
+    users: dict[str, list[str]] = {nid: [] for nid in ids}
+    for nid in ids:
+        for src in sources[nid]:
+            users[src].append(nid)
+    waiting = {nid: len(sources[nid]) for nid in ids}
+    ready = [nid for nid in ids if waiting[nid] == 0]
+    order: list[str] = []
+    while ready:
+        last = order[-1] if order else None
+        following = [nid for nid in ready if last in sources[nid]]
+        nid = min(following or ready, key=position.__getitem__)
+        ready.remove(nid)
+        order.append(nid)
+        for user in users[nid]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    return order
