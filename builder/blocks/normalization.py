@@ -30,13 +30,13 @@ def _per_channel_shape(kind):
     return rule
 
 
-def _affine_weights(p, c) -> list[WeightSpec]:
+def _affine_weights(p, c, trainable: bool = True) -> list[WeightSpec]:
     # Keras creates gamma before beta.
     weights = []
     if p["scale"]:
-        weights.append(WeightSpec("gamma", (c,)))
+        weights.append(WeightSpec("gamma", (c,), trainable=trainable))
     if p["center"]:
-        weights.append(WeightSpec("beta", (c,)))
+        weights.append(WeightSpec("beta", (c,), trainable=trainable))
     return weights
 
 
@@ -51,8 +51,9 @@ def _scaled_elements(factor):
 def _batch_norm_weights(p, ins, outs):
     c = ins[0][-1]
     # The moving statistics exist even with center=False and scale=False; they are
-    # updated by training but not by the optimizer, hence non-trainable.
-    return _affine_weights(p, c) + [WeightSpec("moving_mean", (c,), trainable=False),
+    # updated by training but not by the optimizer, hence non-trainable. A frozen
+    # layer (trainable false) keeps gamma and beta fixed too.
+    return _affine_weights(p, c, p.get("trainable", True)) + [WeightSpec("moving_mean", (c,), trainable=False),
                                     WeightSpec("moving_variance", (c,), trainable=False)]
 
 
@@ -65,6 +66,10 @@ BATCH_NORMALIZATION = BlockSpec(
         Param("momentum", "float", 0.99, "Weight of the old value in the moving averages.",
               min=0.0, max=1.0),
         _EPSILON, _CENTER, _SCALE,
+        Param("trainable", "bool", True,
+              "Train γ and β and update the moving averages; false freezes the layer "
+              "(torchvision's FrozenBatchNorm2d: always inference statistics, γ and β "
+              "fixed, as in detection backbones)."),
     ),
     shape=_per_channel_shape("BatchNormalization"),
     weights=_batch_norm_weights,
@@ -74,8 +79,10 @@ BATCH_NORMALIZATION = BlockSpec(
         "epsilon": p["epsilon"],
         "center": p["center"],
         "scale": p["scale"],
+        # Only a frozen layer says so, so scripts of trainable ones stay as before.
+        **({} if p.get("trainable", True) else {"trainable": False}),
     })],
-    label=lambda p: "BN",
+    label=lambda p: "BN" if p.get("trainable", True) else "BN (frozen)",
 )
 
 

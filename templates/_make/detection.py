@@ -12,9 +12,18 @@ from chain import Net
 _SSD_NOTE = (
     " Each head is a 3x3 conv per feature map giving A*4 box offsets and A*classes "
     "scores per cell (A = anchors per location), reshaped to one row per default box "
-    "and concatenated; the output joins offsets and scores on the last axis. Train it "
-    "with builder.detection's MultiBox loss (smooth L1 + softmax cross-entropy with "
+    "and concatenated; the output joins offsets and scores on the last axis. Its Output "
+    "trains with the MultiBox loss (smooth L1 + softmax cross-entropy with "
     "3:1 hard-negative mining; matching and encoding inside the loss).")
+
+
+def _shapes_detection(project, detection: dict, size: int):
+    """Training settings for `builder train` on the shapes detection scenes."""
+    project.training = {"optimizer": {"name": "adam", "learning_rate": 0.002},
+                        "epochs": 10, "batch_size": 32, "seed": 0, "detection": detection}
+    project.dataset = {"name": "shapes", "task": "detection", "image_size": size,
+                       "samples": 1500, "validation_split": 0.2}
+    return project
 
 
 def _heads(net: Net, sources: list[tuple[str, int]], classes: int, kernel: int = 3) -> str:
@@ -58,7 +67,7 @@ def ssd300(classes: int = 91):
         net.conv(f"conv{k}_2", out, 3, strides=stride, padding=pad)
         sources.append((net.at, 6 if k < 10 else 4))
     _heads(net, sources, classes)
-    net.output(metrics=[])
+    net.output(loss="multibox", metrics=[])
     return net.project(
         "SSD300 (VGG-16)",
         "Liu et al. 2016, 'SSD: Single Shot MultiBox Detector', as torchvision builds "
@@ -86,14 +95,16 @@ def ssd_small(classes: int = 4, size: int = 64):
     f2 = net.add("ConvBN", "conv7", filters=96, kernel_size=3, strides=2)  # 2
     f1 = net.add("ConvBN", "conv8", filters=96, kernel_size=2, padding="valid")  # 1
     _heads(net, [(f8, 4), (f4, 4), (f2, 4), (f1, 4)], classes)
-    net.output(metrics=[])
-    return net.project(
+    net.output(loss="multibox", metrics=[])
+    project = net.project(
         "Small SSD (shapes)",
         f"An SSD for {size}x{size} images that trains on the built-in `shapes` detection "
         "data on a CPU: five conv-BN-ReLU layers down to 8x8, then 4x4, 2x2 and 1x1 "
         "feature maps, 4 default boxes per location (ratios 1, 1', 2, 1/2; scales 0.15 "
         f"to 0.75), 340 boxes; {classes} scores per box = background + circle, square, "
         "triangle." + _SSD_NOTE)
+    # The scales of builder.detection.models.SSD_SMALL; ratios follow from 4 boxes/cell.
+    return _shapes_detection(project, {"min_scale": 0.15, "max_scale": 0.75}, size)
 
 
 def yolo_small(size: int = 64, grid: int = 4, boxes: int = 2, classes: int = 3):
@@ -111,11 +122,12 @@ def yolo_small(size: int = 64, grid: int = 4, boxes: int = 2, classes: int = 3):
     net.dense("fc1", 256, activation="leaky_relu")
     net.dense("fc2", grid * grid * (boxes * 5 + classes), activation="linear")
     net.add("Reshape", "grid", target_shape=[grid, grid, boxes * 5 + classes])
-    net.output(metrics=[])
-    return net.project(
+    net.output(loss="yolo", metrics=[])
+    project = net.project(
         "Small YOLO (shapes)",
         f"Redmon et al. 2016, 'You Only Look Once', scaled down for {size}x{size} `shapes` "
         "images: the small SSD's conv-BN-ReLU backbone, then two FC layers that predict "
         f"an S x S = {grid}x{grid} grid, each cell B = {boxes} boxes (x, y, sqrt w, "
         f"sqrt h, confidence) and C = {classes} class scores. Trained with YOLO's sum-squared loss "
         "(lambda_coord = 5, lambda_noobj = 0.5) from builder.detection.yolo.")
+    return _shapes_detection(project, {"boxes": boxes}, size)

@@ -31,6 +31,8 @@ SPECIAL = {"Input", "Output"}
 ORACLE_ELSEWHERE = {
     "MaxPoolWithArgmax2D": "tests/segmentation/test_unpooling.py",
     "MaxUnpool2D": "tests/segmentation/test_unpooling.py",
+    **{k: "tests/blocks/test_rcnn_kinds.py" for k in (
+        "RPNHead", "Proposals", "MultiLevelRoIAlign", "RCNNDetections", "RCNNMasks")},
 }
 
 
@@ -121,6 +123,8 @@ CASES = [
     case("BatchNormalization", (4, 4, 3), center=False),
     case("BatchNormalization", (5, 5, 2), scale=False, momentum=0.9, epsilon=1e-5),
     case("BatchNormalization", (7,), center=False, scale=False),
+    case("BatchNormalization", (4, 4, 3), trainable=False),  # frozen: gamma/beta fixed
+    case("BatchNormalization", (4, 4, 3), center=False, trainable=False),
     case("LayerNormalization", (4, 4, 3)),
     case("LayerNormalization", (6,), center=False),
     case("LayerNormalization", (3, 5), scale=False, epsilon=1e-6),

@@ -39,6 +39,9 @@ P_SE = Param("se_ratio", "int", 0, "Squeeze-and-excitation reduction r before th
 P_SURVIVAL = Param("survival", "float", 1.0, "Stochastic depth: probability the "
                    "residual branch is kept while training; 1 keeps it always.",
                    min=0.0, max=1.0)
+P_BN_TRAINABLE = Param("bn_trainable", "bool", True,
+                       "Train the BatchNorm layers; false freezes them (γ, β fixed, "
+                       "inference statistics), as torchvision's detection backbones do.")
 P_EXPANSION = Param("expansion", "int", 4, "Output channels = filters × expansion.",
                     min=1)
 
@@ -62,7 +65,7 @@ def choose_shortcut(p, ins, out_channels: int, kind: str) -> str:
 
 def _bn(s, node_id, x, p):
     return s.add(node_id, "BatchNormalization", x, epsilon=p["epsilon"],
-                 momentum=p["momentum"])
+                 momentum=p["momentum"], trainable=p.get("bn_trainable", True))
 
 
 def _relu(s, node_id, x):
@@ -183,7 +186,7 @@ RESIDUAL_BASIC = composite(
     "ResidualBasic",
     "Two 3×3 conv-BN layers plus a shortcut, then ReLU (ResNet-18/34, CIFAR ResNets).",
     (P_FILTERS, P_STRIDES, P_SHORTCUT, P_USE_BIAS, P_EPSILON, P_MOMENTUM, P_SE,
-     P_SURVIVAL),
+     P_SURVIVAL, P_BN_TRAINABLE),
     lambda p, ins: post_activation(p, ins, kind="ResidualBasic", bottleneck=False),
     label=lambda p: f"res3x3-{p['filters']}{_stride_label(p)}",
     uses_shapes=True)
@@ -197,7 +200,7 @@ RESIDUAL_BOTTLENECK = composite(
     "1×1 reduce, 3×3, 1×1 expand (×4), each with BN, plus a shortcut, then ReLU "
     "(ResNet-50/101/152).",
     (P_FILTERS, P_STRIDES, P_SHORTCUT, P_EXPANSION, _STRIDE_AT, P_USE_BIAS, P_EPSILON,
-     P_MOMENTUM, P_SE, P_SURVIVAL),
+     P_MOMENTUM, P_SE, P_SURVIVAL, P_BN_TRAINABLE),
     lambda p, ins: post_activation(p, ins, kind="ResidualBottleneck", bottleneck=True,
                                    stride_at=p["stride_at"]),
     label=lambda p: f"bottleneck-{p['filters']}x{p['expansion']}{_stride_label(p)}",
