@@ -1,8 +1,10 @@
-"""Training-time augmentation: Keras preprocessing layers applied per batch.
+"""Training-time augmentation, applied per batch.
 
-The layers run on each training batch only (never on validation data, never
-inside the saved model), through a ``keras.utils.PyDataset`` that works the
-same under every backend.
+The transforms run on each training batch only (never on validation data,
+never inside the saved model), through a ``keras.utils.PyDataset`` that works
+the same under every backend. Classification uses Keras' preprocessing layers
+on the images alone; segmentation, localization and detection targets move with
+their images (:mod:`builder.training.target_transforms`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ import keras
 import numpy as np
 
 from builder.training.datasets import augmentation_layers
+from builder.training.model_setup import head_targets
+from builder.training.target_transforms import (
+    TARGET_TASKS,
+    AugmentSettings,
+    augment_targets,
+)
 
 
 class AugmentedBatches(keras.utils.PyDataset):
@@ -23,17 +31,31 @@ class AugmentedBatches(keras.utils.PyDataset):
         x, y: the training arrays.
         batch_size: samples per batch.
         augment: the dataset's ``"augment"`` settings.
-        outputs: how many model outputs take ``y`` (GoogLeNet's auxiliary heads).
-        seed: the shuffling seed.
+        outputs: how many model outputs the targets feed (GoogLeNet's auxiliary
+            heads take the same labels; localization's class and box heads
+            share ``[class, y1, x1, y2, x2]`` out).
+        seed: the shuffling seed (and the augmentation seed unless
+            ``augment["seed"]`` is set).
+        task: the dataset's task; ``segmentation``, ``localization`` and
+            ``detection`` targets are transformed with their images.
+        instance_masks: detection only, ``(N, K, H, W)`` masks of the boxes.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int,
-                 augment: dict[str, Any], outputs: int = 1, seed: int = 0):
+                 augment: dict[str, Any], outputs: int = 1, seed: int = 0,
+                 task: str | None = None, instance_masks: np.ndarray | None = None):
         super().__init__()
         self.x, self.y = x, y
         self.batch_size = batch_size
-        self.layers = augmentation_layers(augment, x.shape[1:])
+        self.task = task if task in TARGET_TASKS else None
+        if self.task is None:
+            self.layers = augmentation_layers(augment, x.shape[1:])
+        else:
+            self.settings = AugmentSettings.parse(augment)
+        self.instance_masks = instance_masks
         self.outputs = outputs
+        self.seed = int(seed if augment.get("seed") is None else augment["seed"])
+        self.epoch = 0
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(x))
 
@@ -42,12 +64,20 @@ class AugmentedBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         picked = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        x = self.x[picked]
-        for layer in self.layers:
-            x = layer(x, training=True)
-        x = keras.ops.convert_to_numpy(x)
-        y = self.y[picked]
-        return x, (y if self.outputs == 1 else tuple([y] * self.outputs))
+        x, y = self.x[picked], self.y[picked]
+        if self.task is None:
+            for layer in self.layers:
+                x = layer(x, training=True)
+            x = keras.ops.convert_to_numpy(x)
+            return x, (y if self.outputs == 1 else tuple([y] * self.outputs))
+        # A generator per (epoch, batch): the same batch comes out the same
+        # whatever order the batches are asked for in.
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        masks = None if self.instance_masks is None else self.instance_masks[picked]
+        x, y, _ = augment_targets(x, y, self.task, self.settings, rng, masks)
+        y = head_targets(y, self.outputs, self.task)
+        return x, (tuple(y) if isinstance(y, list) else y)
 
     def on_epoch_end(self) -> None:
+        self.epoch += 1
         self.order = self.rng.permutation(len(self.x))
