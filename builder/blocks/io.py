@@ -11,8 +11,13 @@ LOSSES = (
     "mean_squared_error",
     "mean_absolute_error",
     "huber",
+    "multibox",
+    "yolo",
     "none",
 )
+"""``multibox`` (SSD) and ``yolo`` train a detection head on padded ground truth;
+their default boxes / grid come from the graph and ``training["detection"]``
+(see :mod:`builder.training.tasks`)."""
 
 
 def _input_shape(p, ins, notes):

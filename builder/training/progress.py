@@ -84,6 +84,12 @@ class ProgressPrinter:
             self._line(f"{how} after {event.get('epoch')} epochs, {event.get('step')} steps"
                        + (f"; best {best.get('monitor')} {value:.4f} at epoch "
                           f"{best.get('epoch')}" if isinstance(value, (int, float)) else ""))
+            metrics = event.get("metrics") or {}
+            if metrics:  # a task's end-of-run metrics (builder.training.tasks)
+                where = event.get("evaluated") or {}
+                self._line(f"  on the {where.get('split', 'validation')} split "
+                           f"({where.get('samples', '?')} samples, {where.get('model', '')}): "
+                           + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         elif kind == "stopped":
             self._line(f"Stopped at epoch {event.get('epoch')}, step {event.get('step')}"
                        + (" (killed after the grace period)" if event.get("forced") else ""))

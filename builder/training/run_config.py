@@ -37,6 +37,8 @@ RUN_DEFAULTS: dict[str, Any] = {
     "coordinator": None,
     "num_processes": None,
     "batch_events_per_second": 10.0,
+    # Default boxes / grid of a detection head (builder.training.tasks.DETECTION_KEYS).
+    "detection": None,
 }
 
 EARLY_STOPPING_DEFAULTS = {"monitor": "val_loss", "patience": 5, "min_delta": 0.0,
@@ -106,6 +108,10 @@ def resolve_run(training: Mapping[str, Any] | None) -> dict[str, Any]:
                                 "(\"host:port\" of process 0) and num_processes >= 1. "
                                 f"Received: coordinator={run['coordinator']!r}, "
                                 f"num_processes={n!r}")
+    if run["detection"] is not None and not isinstance(run["detection"], dict):
+        raise TrainingError("training.detection must be null or an object such as "
+                            '{"min_scale": 0.15, "max_scale": 0.75}. '
+                            f"Received: detection={run['detection']!r}")
     es = run["early_stopping"]
     if es is not None and es is not False:
         if es is True:

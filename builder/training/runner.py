@@ -71,6 +71,7 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
     from builder.training.run_config import resolve_run  # noqa: PLC0415
     from builder.training.run_dir import load_run_project, read_config  # noqa: PLC0415
     from builder.training.schedules import plateau_callback  # noqa: PLC0415
+    from builder.training.tasks import get_task, task_name  # noqa: PLC0415
 
     started_at = time.monotonic()
     config = read_config(run_dir)
@@ -103,24 +104,27 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
             raise TrainingError(f"Training takes models with one input. Received: "
                                 f"{len(model.inputs)} inputs")
         data = load_dataset(config["dataset"], tuple(model.inputs[0].shape[1:]))
-        ms.check_classes(model, data.num_classes, data.name,
-                         [h.get("loss") for h in ms.output_heads(project.graph)])
         if processes[1] > 1:
             data.x_train, data.y_train = ms.shard_for_process(data.x_train, data.y_train,
                                                               *processes)
             data.x_val, data.y_val = ms.shard_for_process(data.x_val, data.y_val, *processes)
         steps_per_epoch = math.ceil(len(data.x_train) / run["batch_size"])
         optimizer = build_optimizer(training, steps_per_epoch, run["epochs"])
+        # The task plug-in says what fit trains on which targets (builder.training.tasks).
+        task = get_task(task_name(config, project.graph, model))
+        setup = task.setup(model, project.graph, data, training)
+        model = setup.fit_model
         model.compile(optimizer=optimizer, jit_compile=run["jit_compile"],
-                      **ms.compile_args(project.graph, model))
+                      **setup.compile_args)
         if state is not None:
             model.optimizer.build(model.trainable_variables)
             model.load_weights(run_dir / "backup" / state["weights"])
         heads = len(model.outputs)
-        task = config["dataset"].get("task")
-        y_train = ms.head_targets(data.y_train, heads, task)
-        y_val = ms.head_targets(data.y_val, heads, task)
         augment = config["dataset"].get("augment")
+        if augment and not setup.augmentable:
+            raise TrainingError(f"The {task.name} task does not take augmentation (it "
+                                "would move objects away from their labels). Received: "
+                                f"augment={augment!r}")
         if augment:
             from builder.training.augment import AugmentedBatches  # noqa: PLC0415
 
@@ -128,7 +132,8 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
                 data.x_train, data.y_train, run["batch_size"], augment, heads,
                 int(run["seed"]))}
         else:
-            train_args = {"x": data.x_train, "y": y_train, "batch_size": run["batch_size"]}
+            train_args = {"x": setup.x_train, "y": setup.y_train,
+                          "batch_size": run["batch_size"]}
 
     initial_epoch = state["epoch"] if state else 0
     emit(make_event(
@@ -159,7 +164,7 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
     callbacks += [events, checkpoints]
     with _device(device):
         model.fit(**train_args, epochs=run["epochs"],
-                  initial_epoch=initial_epoch, validation_data=(data.x_val, y_val),
+                  initial_epoch=initial_epoch, validation_data=(setup.x_val, setup.y_val),
                   shuffle=True, verbose=0, callbacks=callbacks)
     epoch = checkpoints.history[-1]["epoch"] if checkpoints.history else initial_epoch
     step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
@@ -169,11 +174,31 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
         emit(make_event("stopped", epoch=events.epoch, step=step, forced=False))
         return "stopped"
     reason = "early_stopping" if early is not None and early.stopped_epoch else "completed"
+    metrics = _task_metrics(task, model, project.graph, data, training, run_dir, device)
     emit(make_event("finished", epoch=epoch, step=step, reason=reason,
                     best={"monitor": checkpoints.monitor, "value": checkpoints.best,
                           "epoch": checkpoints.best_epoch},
-                    seconds=time.monotonic() - started_at))
+                    seconds=time.monotonic() - started_at, **metrics))
     return "finished"
+
+
+def _task_metrics(task: Any, model: Any, graph: Any, data: Any, training: dict[str, Any],
+                  run_dir: Path, device: str | None) -> dict[str, Any]:
+    """The task's end-of-run metrics (a detector's mAP@0.5) on the best checkpoint:
+    ``{"metrics": {...}, "evaluated": {split, samples, model}}`` for the
+    ``finished`` event (``{}`` when the task has none)."""
+    if not task.has_metrics:
+        return {}
+    best = run_dir / "best.keras"
+    if best.is_file():
+        model.load_weights(best)  # the weights `builder predict` uses by default
+    with _device(device):
+        metrics = task.evaluate(model, graph, data, training)
+    if not metrics:
+        return {}
+    return {"metrics": metrics, "evaluated": {
+        "split": "validation", "samples": len(data.x_val),
+        "model": best.name if best.is_file() else "last.keras"}}
 
 
 def fingerprint(model: Any) -> dict[str, Any]:

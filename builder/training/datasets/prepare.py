@@ -30,7 +30,7 @@ RESIZE_BY_DEFAULT = {"digits", "shapes", "mnist", "fashion_mnist", "cifar10", "c
 #: Keys a dataset spec may hold.
 SPEC_KEYS = {"name", "path", "validation_split", "shuffle", "seed", "normalize", "resize",
              "limit", "augment", "samples", "image_size", "channels", "label_column",
-             "task"}
+             "task", "max_objects"}
 
 #: The divisor that brings a source's values to [0, 1] under "unit".
 _RANGE = {"digits": 16.0, "shapes": 1.0}
@@ -162,12 +162,14 @@ def prepare_arrays(name: str, spec: dict[str, Any], raw: tuple,
         resize = name in RESIZE_BY_DEFAULT if resize is None else bool(resize)
         x_train = fit_to_input(x_train, input_shape, resize, name, notes)
         x_val = fit_to_input(x_val, input_shape, resize, name, [])
-        if y_train.ndim == 3 and y_train.shape[1:] != x_train.shape[1:3]:
+        if y_train.ndim == 3 and not np.issubdtype(y_train.dtype, np.floating) and \
+                y_train.shape[1:] != x_train.shape[1:3]:
             # Per-pixel labels (segmentation masks) follow their images.
             y_train, y_val = (resize_labels(y, *x_train.shape[1:3]) for y in (y_train, y_val))
-    # Class labels and masks are integers; regression targets (boxes) stay real.
+    # Class labels and masks are integers; regression targets (boxes, padded
+    # detection ground truth (N, K, 5) with boxes in fractions) stay real.
     label_type = np.float32 if np.issubdtype(y_train.dtype, np.floating) and \
-        y_train.ndim == 2 else np.int32
+        y_train.ndim >= 2 else np.int32
     return (x_train.astype(np.float32), y_train.astype(label_type),
             x_val.astype(np.float32), y_val.astype(label_type))
 

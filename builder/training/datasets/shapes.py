@@ -135,3 +135,16 @@ def shapes_localization(count: int, size: int = 32, *, channels: int = 3,
     targets = np.concatenate([scenes.classes[:, :1].astype(np.float32),
                               scenes.boxes[:, 0] / np.float32(size)], axis=1)
     return scenes.images, targets
+
+
+def shapes_detection(count: int, size: int = 64, *, channels: int = 3, seed: int = 0,
+                     max_objects: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """``(images, y_true)``: 1 to ``max_objects`` shapes per image and their padded
+    ground truth ``(N, max_objects, 5)`` = ``(y1, x1, y2, x2, class)``, boxes as
+    fractions of ``size``, class ``-1`` on padding rows (the detection losses'
+    static-shape layout)."""
+    scenes = generate_shapes(count, size, channels=channels, seed=seed,
+                             max_objects=max_objects)
+    y = np.concatenate([scenes.boxes / np.float32(size),
+                        scenes.classes[..., None].astype(np.float32)], axis=-1)
+    return scenes.images, y.astype(np.float32)

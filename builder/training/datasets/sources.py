@@ -22,6 +22,7 @@ import numpy as np
 from builder.training.datasets.shapes import (
     SHAPE_CLASSES,
     shapes_classification,
+    shapes_detection,
     shapes_localization,
     shapes_segmentation,
 )
@@ -57,7 +58,9 @@ def load_shapes(spec: dict[str, Any]) -> Raw:
 
     ``"task"`` picks the labels: ``classification`` (one class per image),
     ``segmentation`` (an ``(H, W)`` class mask per image, 0 = background) or
-    ``localization`` (one object: ``[class, y1, x1, y2, x2]``, box in fractions).
+    ``localization`` (one object: ``[class, y1, x1, y2, x2]``, box in fractions) or
+    ``detection`` (1 to ``max_objects`` objects, default 3: padded ground truth
+    ``(N, K, 5)`` = box in fractions + class, class -1 on padding rows).
     """
     count = int(spec.get("samples", 2000))
     size = int(spec.get("image_size", 32))
@@ -69,9 +72,14 @@ def load_shapes(spec: dict[str, Any]) -> Raw:
     if task == "localization":
         x, y = shapes_localization(count, size, **args)
         return x, y, None, None, list(SHAPE_CLASSES)
+    if task == "detection":
+        x, y = shapes_detection(count, size, max_objects=int(spec.get("max_objects", 3)),
+                                **args)
+        return x, y, None, None, list(SHAPE_CLASSES)
     if task != "classification":
         raise DatasetError("The shapes dataset's task must be 'classification', "
-                           f"'segmentation' or 'localization'. Received: {task!r}")
+                           f"'segmentation', 'localization' or 'detection'. "
+                           f"Received: {task!r}")
     x, y = shapes_classification(count, size, **args)
     return x, y, None, None, list(SHAPE_CLASSES)
 
