@@ -15,6 +15,7 @@ from builder.blocks import (
     normalization,
     pooling,
     preprocessing,
+    rcnn,
     regularization,
     reshaping,
     residual_scaling,
@@ -28,7 +29,7 @@ from builder.core.graph import set_default_kinds
 CATALOG = Catalog([
     *io.SPECS, *conv.SPECS, *pooling.SPECS, *dense.SPECS, *activations.SPECS,
     *normalization.SPECS, *detection.SPECS, *regularization.SPECS, *merge.SPECS, *reshaping.SPECS,
-    *preprocessing.SPECS, *residual_scaling.SPECS, *unpooling.SPECS,
+    *preprocessing.SPECS, *residual_scaling.SPECS, *unpooling.SPECS, *rcnn.SPECS,
     *composites.LAYER_SPECS, *composites.SPECS,
 ])
 

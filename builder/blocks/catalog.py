@@ -12,7 +12,7 @@ from builder.core.graph import PortSpec
 
 #: Palette order of categories.
 CATEGORIES = ("Input/Output", "Convolution", "Pooling", "Dense", "Activation",
-              "Normalization", "Regularization", "Merge", "Reshape", "Blocks")
+              "Normalization", "Regularization", "Merge", "Reshape", "Detection", "Blocks")
 
 
 class Catalog:
