@@ -15,6 +15,13 @@ from __future__ import annotations
 import keras
 
 from builder.compile.detection_layers import L2Normalization
+from builder.compile.rcnn_layers import (
+    MultiLevelRoIAlign,
+    Proposals,
+    RCNNDetections,
+    RCNNMasks,
+    RPNHead,
+)
 from builder.compile.segmentation_layers import (
     MaxPoolingWithArgmax2D,
     MaxUnpooling2D,
@@ -232,6 +239,11 @@ CUSTOM_LAYERS: dict[str, type] = {
     "L2Normalization": L2Normalization,
     "MaxPoolingWithArgmax2D": MaxPoolingWithArgmax2D,
     "MaxUnpooling2D": MaxUnpooling2D,
+    "RPNHead": RPNHead,
+    "Proposals": Proposals,
+    "MultiLevelRoIAlign": MultiLevelRoIAlign,
+    "RCNNDetections": RCNNDetections,
+    "RCNNMasks": RCNNMasks,
 }
 
 

@@ -1,4 +1,7 @@
-"""What a graph's SSD heads predict: feature maps, anchors per location, default boxes.
+"""What a graph's detection heads predict: feature maps, anchors per location, boxes.
+
+SSD heads and two-stage detectors' RPNs (``RPNHead`` nodes, whose anchor sizes
+come from the ``Proposals`` node they feed) are both listed.
 
 Keras-free (core + analysis only). The heads are recognised by the structure the
 SSD templates use: a ``Concatenate`` on the last axis of two ``Concatenate``
@@ -73,11 +76,77 @@ def detection_heads(graph, analysis=None) -> list[HeadRow]:
     return []
 
 
+@dataclass(frozen=True)
+class RPNRow:
+    """One feature map an ``RPNHead`` places anchors on."""
+
+    rpn_node: str
+    feature_node: str
+    height: int
+    width: int
+    anchors: int
+    size: int | None  # anchor size in pixels (from the Proposals node), if known
+    stride: int | None
+
+    @property
+    def boxes(self) -> int:
+        """Anchors on this map: ``H * W * anchors``."""
+        return self.height * self.width * self.anchors
+
+
+def rpn_heads(graph, analysis=None) -> list[RPNRow]:
+    """One row per feature map of every ``RPNHead`` node, in the RPN's order.
+
+    Args:
+        graph: a :class:`builder.core.Graph`.
+        analysis: its analysis if already computed.
+
+    Returns:
+        The rows; empty if the graph has no RPN or its shapes are unknown.
+    """
+    analysis = analysis or analyze(graph)
+    rows = []
+    for nid in analysis.order:
+        node = graph.nodes[nid]
+        info = analysis.nodes.get(nid)
+        if node.kind != "RPNHead" or info is None or not info.input_shapes:
+            continue
+        sizes = strides = ()
+        for edge in graph.out_edges(nid):
+            target = graph.nodes[edge.dst]
+            if target.kind == "Proposals":
+                sizes, strides = target.params["sizes"], target.params["strides"]
+                break
+        for i, (src, shape) in enumerate(zip(graph.predecessors(nid), info.input_shapes)):
+            if len(shape) != 4 or shape[1] is None or shape[2] is None:
+                return []
+            rows.append(RPNRow(nid, src, shape[1], shape[2], node.params["anchors"],
+                               sizes[i] if i < len(sizes) else None,
+                               strides[i] if i < len(strides) else None))
+    return rows
+
+
+def _rpn_summary(rows: list[RPNRow]) -> str:
+    lines = ["Region proposal network (anchors)",
+             f"{'feature map':<16}{'size':>9}{'stride':>8}{'anchor px':>11}"
+             f"{'anchors/loc':>13}{'anchors':>10}"]
+    for r in rows:
+        stride = "" if r.stride is None else str(r.stride)
+        size = "" if r.size is None else str(r.size)
+        lines.append(f"{r.feature_node:<16}{f'{r.height}x{r.width}':>9}{stride:>8}"
+                     f"{size:>11}{r.anchors:>13}{r.boxes:>10,}")
+    lines.append(f"{'total':<16}{'':>9}{'':>8}{'':>11}{'':>13}"
+                 f"{sum(r.boxes for r in rows):>10,}")
+    return "\n".join(lines)
+
+
 def detection_summary(graph, analysis=None) -> str:
     """A small text table of the detection heads, or ``""`` if there are none."""
+    analysis = analysis or analyze(graph)
     rows = detection_heads(graph, analysis)
     if not rows:
-        return ""
+        rpn = rpn_heads(graph, analysis)
+        return _rpn_summary(rpn) if rpn else ""
     lines = ["Detection heads (default boxes)",
              f"{'feature map':<16}{'size':>9}{'anchors/loc':>13}{'boxes':>9}"]
     for r in rows:

@@ -27,6 +27,7 @@ import classic  # noqa: E402
 import detection  # noqa: E402
 import imagenet2012 as inet  # noqa: E402
 import multibranch as mb  # noqa: E402
+import rcnn  # noqa: E402
 import resnets  # noqa: E402
 import segmentation_nets  # noqa: E402
 
@@ -66,6 +67,7 @@ TEMPLATES = {
     "ssd_small": detection.ssd_small,
     "yolo_small": detection.yolo_small,
     **segmentation_nets.TEMPLATES,
+    **rcnn.TEMPLATES,
 }
 
 #: Shipped templates written by hand before the generator; build() still knows
