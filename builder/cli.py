@@ -102,6 +102,13 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     return lr_find_command(args, _open)
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Draws a run's predictions on image files (and/or prints them as JSON)."""
+    from builder.training.predict import predict_command
+
+    return predict_command(args)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     """Opens the desktop builder."""
     try:
@@ -196,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     lr_find.add_argument("--limit", type=int, help="use only the first N samples")
     lr_find.add_argument("--json", action="store_true", help="the whole sweep as JSON")
     lr_find.set_defaults(func=cmd_lr_find)
+
+    from builder.training.predict import add_predict_arguments
+
+    predict = sub.add_parser("predict", help="a run's predictions on images, drawn "
+                             "(top-5, class overlay, boxes, masks)")
+    add_predict_arguments(predict)
+    predict.set_defaults(func=cmd_predict)
     return parser
 
 
