@@ -87,3 +87,26 @@ def ground_truth_instances(y_true: np.ndarray, masks: np.ndarray):
         keep = y[:, 4] >= 0
         out.append((y[keep, :4], y[keep, 4].astype(np.int64), m[keep] > 0.5))
     return out
+
+
+def pack_instances(y_true: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """One array ``(N, K, 5 + H*W)`` holding ground truth and masks, so that code
+    that splits, shuffles or slices labels along the first axis keeps them together."""
+    n, k = y_true.shape[:2]
+    flat = np.asarray(masks, np.float32).reshape(n, k, -1)
+    return np.concatenate([np.asarray(y_true, np.float32), flat], axis=-1)
+
+
+def unpack_instances(packed: np.ndarray, image_size) -> tuple[np.ndarray, np.ndarray]:
+    """``(y_true (N, K, 5), masks (N, K, H, W))`` from :func:`pack_instances`' array.
+
+    Raises:
+        ValueError: the last axis is not ``5 + H*W`` for ``image_size`` ``(H, W)``.
+    """
+    h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+    packed = np.asarray(packed, np.float32)
+    if packed.ndim != 3 or packed.shape[-1] != 5 + h * w:
+        raise ValueError(f"Instance labels are (N, K, 5 + H*W) = (N, K, {5 + h * w}) for "
+                         f"{h}x{w} images. Received: shape {packed.shape}")
+    n, k = packed.shape[:2]
+    return packed[..., :5], packed[..., 5:].reshape(n, k, h, w)

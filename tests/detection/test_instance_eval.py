@@ -92,3 +92,14 @@ def test_shapes_instances_agree_with_their_masks():
     assert len(data[:5]) == 5
     with pytest.raises(ValueError, match="Received: count=0"):
         shapes_instances(0)
+
+
+def test_pack_and_unpack_instances():
+    from builder.detection.rcnn_data import pack_instances, unpack_instances
+    data = shapes_instances(4, size=16, seed=2)
+    packed = pack_instances(data.y_true, data.masks)
+    assert packed.shape == (4, 3, 5 + 256)
+    y_true, masks = unpack_instances(packed[1:3], 16)
+    assert np.array_equal(y_true, data.y_true[1:3]) and np.array_equal(masks, data.masks[1:3])
+    with pytest.raises(ValueError, match=r"\(N, K, 1029\) for 32x32 images. Received: shape"):
+        unpack_instances(packed, 32)
