@@ -1,4 +1,4 @@
-"""Faster / Mask R-CNN layers (builder.blocks.rcnn's kinds), ``keras.ops`` only.
+"""Faster / Mask R-CNN layers (builder.blocks.rcnn's kinds), keras.ops only.
 
 Like :mod:`builder.compile.custom_layers`, each class is registered under the
 package ``keras_builder`` and has no module-level helpers, because
@@ -47,7 +47,8 @@ class RPNHead(keras.layers.Layer):
         init = keras.initializers.RandomNormal(stddev=0.01)  # torchvision's
 
         def weight(name, shape, initializer=init):
-            return self.add_weight(name=name, shape=shape, initializer=initializer)
+            return self.add_weight(name=name, shape=shape,
+                                   initializer=initializer)
         self.conv_kernel = weight("conv_kernel", (3, 3, c, c))
         self.conv_bias = weight("conv_bias", (c,), "zeros")
         self.objectness_kernel = weight("objectness_kernel", (1, 1, c, a))
@@ -67,7 +68,8 @@ class RPNHead(keras.layers.Layer):
             d = ops.conv(t, self.deltas_kernel) + self.deltas_bias
             scores.append(ops.reshape(s, (-1, h * w * self.anchors)))
             deltas.append(ops.reshape(d, (-1, h * w * self.anchors, 4)))
-        return [ops.concatenate(scores, axis=1), ops.concatenate(deltas, axis=1)]
+        return [ops.concatenate(scores, axis=1),
+                ops.concatenate(deltas, axis=1)]
 
     def compute_output_shape(self, input_shape):
         total = sum(s[1] * s[2] for s in input_shape) * self.anchors
@@ -154,7 +156,8 @@ class Proposals(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="keras_builder")
 class MultiLevelRoIAlign(keras.layers.Layer):
     """RoIAlign on an FPN: ``[P_min, ..., P_max, boxes (B, N, 4)]`` ->
-    ``(B * N, s, s, C)``, image ``b``'s boxes at rows ``b * N .. b * N + N - 1``.
+    ``(B * N, s, s, C)``; image ``b``'s boxes are rows ``b * N`` to
+    ``b * N + N - 1``.
 
     Each box is pooled on the level ``floor(k0 + log2(sqrt(wh) / s0))``
     (clipped to the levels given), ``w, h`` in pixels of the image, whose size
@@ -245,7 +248,8 @@ class RCNNDetections(keras.layers.Layer):
         logits, deltas, rois = inputs
         n, k = rois.shape[1], logits.shape[-1]
         boxes, scores, classes = detect_boxes(
-            ops.reshape(logits, (-1, n, k)), ops.reshape(deltas, (-1, n, 4 * k)),
+            ops.reshape(logits, (-1, n, k)),
+            ops.reshape(deltas, (-1, n, 4 * k)),
             ops.stop_gradient(rois), score_threshold=self.score_threshold,
             nms_iou=self.nms_iou, max_detections=self.max_detections)
         return [boxes, scores, ops.cast(classes, "int32")]
@@ -277,7 +281,8 @@ class RCNNMasks(keras.layers.Layer):
         ops = keras.ops
         logits, classes = inputs
         d, k = classes.shape[1], logits.shape[-1]
-        logits = ops.reshape(logits, (-1, d, logits.shape[1], logits.shape[2], k))
+        m_h, m_w = logits.shape[1], logits.shape[2]
+        logits = ops.reshape(logits, (-1, d, m_h, m_w, k))
         classes = ops.cast(classes, "int32")
         pick = ops.one_hot(ops.maximum(classes, 0) + 1, k, dtype=logits.dtype)
         chosen = ops.sum(logits * pick[:, :, None, None, :], axis=-1)

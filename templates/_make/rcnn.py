@@ -146,6 +146,7 @@ def resnet50_fpn(mask: bool, classes: int = 90, size: int = 800):
           proposals=proposals, box_units=1024, detections=detections, roi_align={},
           mask_convs=4 if mask else None, mask_width=256)
     name = "Mask R-CNN" if mask else "Faster R-CNN"
+    key = "mask" if mask else "faster"
     text = (
         (_PAPERS["mask" if mask else "faster"])
         + f", with Lin et al.'s feature pyramid, as torchvision builds "
@@ -154,7 +155,7 @@ def resnet50_fpn(mask: bool, classes: int = 90, size: int = 800):
         "torchvision's FrozenBatchNorm2d, so gamma/beta are not trained or counted), an "
         "FPN of width 256 on conv2..conv5 (1x1 lateral convs, nearest 2x up-sampling + "
         "add, 3x3 output convs P2..P5, P6 = 1x1/2 max pool of P5). At 91 classes (COCO's "
-        f"90 categories + background) it has {TORCHVISION['mask' if mask else 'faster']:,} trainable "
+        f"90 categories + background) it has {TORCHVISION[key]:,} trainable "
         f"parameters, torchvision's count; the input is {size}x{size} (any static size "
         "that is a multiple of 32; set Proposals' image_size to match)."
         + _HEADS.format(anchors=3, pre=1000, rpn_iou=0.7, post=1000, k0=4, canonical=224,
