@@ -4,17 +4,21 @@
   project; plots loss against rate and offers the suggested rate.
 * :func:`detect_options`: ``training_options()`` (backends, GPUs, mixed
   precision) without importing TensorFlow into the editor.
+* :func:`probe_gpus`: the cheap guess at panel start: ``nvidia-smi -L`` in a
+  child process when it is installed (no Keras at all), else no GPU.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QProcess, Signal
+from PySide6.QtCore import QProcess, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from builder.core.project import dumps_project
@@ -63,6 +67,70 @@ def detect_options(parent, done: Callable[[dict | str], None]) -> QProcess:
             done(last_line(err) or "could not read the options")
 
     return python_child(["-c", OPTIONS_SCRIPT], finished, parent)
+
+
+#: Longest wait for ``nvidia-smi -L`` (a wedged driver can make it hang).
+GPU_PROBE_TIMEOUT_MS = 10_000
+
+_GPU_LINE = re.compile(r"^GPU (\d+): (.+?)(?: \(UUID: [^)]*\))?\s*$")
+
+
+def device_choices(gpus: int) -> list[str]:
+    """The device menu for ``gpus`` GPUs, as ``training_options()`` lists them,
+    plus ``gpu`` (the first GPU) when there is one."""
+    return ["auto", "cpu"] + [f"gpu:{i}" for i in range(gpus)] + ["gpu"] * (gpus > 0)
+
+
+def parse_gpu_list(text: str) -> list[str]:
+    """GPU names from ``nvidia-smi -L`` output (``GPU 0: NVIDIA H100 (UUID: ...)``)."""
+    found = []
+    for line in text.splitlines():
+        match = _GPU_LINE.match(line.strip())
+        if match:
+            found.append(match.group(2))
+    return found
+
+
+def probe_gpus(parent, done: Callable[[list[str], str], None]) -> QProcess | None:
+    """Guesses the GPUs without Keras; never blocks the event loop.
+
+    Runs ``nvidia-smi -L`` in a child process when it is on ``PATH``; calls
+    ``done(names, how)`` from the event loop once it answers (or after
+    :data:`GPU_PROBE_TIMEOUT_MS`, with what it has), where ``how`` says where the
+    answer came from. Without ``nvidia-smi`` the answer is no GPU (``done([],
+    ...)`` on the next turn of the loop); the Detect button asks Keras itself.
+
+    Returns:
+        The child process, or ``None`` when there is nothing to run.
+    """
+    program = shutil.which("nvidia-smi")
+    if program is None:
+        QTimer.singleShot(0, parent, lambda: done([], "no nvidia-smi on PATH"))
+        return None
+    proc = QProcess(parent)
+    answered = []
+
+    def finish(names: list[str], how: str) -> None:
+        if not answered:
+            answered.append(True)
+            done(names, how)
+
+    def finished(code: int, _status: Any) -> None:
+        out = bytes(proc.readAllStandardOutput()).decode(errors="replace")
+        finish(parse_gpu_list(out) if code == 0 else [],
+               "nvidia-smi" if code == 0 else f"nvidia-smi failed (status {code})")
+
+    def timed_out() -> None:
+        if proc.state() != QProcess.NotRunning:
+            proc.kill()  # finished() follows; answered already
+            finish([], "nvidia-smi did not answer")
+
+    proc.finished.connect(finished)
+    proc.errorOccurred.connect(
+        lambda error: error == QProcess.FailedToStart and finish([], "nvidia-smi failed"))
+    proc.start(program, ["-L"])
+    QTimer.singleShot(GPU_PROBE_TIMEOUT_MS, proc, timed_out)
+    return proc
 
 
 class LRRangeTest(QWidget):

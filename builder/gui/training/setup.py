@@ -1,8 +1,9 @@
 """The set-up tab: data, optimizer, schedule (with its rate preview) and run options.
 
 Every change is written to the project through :class:`SetSettings` on the
-document's history, so it is undoable, marks the document modified, and Save
-keeps it. Loss and loss weight per head live on the Output nodes and are set
+document's history, one undo step per field named after it (consecutive edits of
+one field merge), so it is undoable from the editor, marks the document
+modified, and Save keeps it. Loss and loss weight per head live on the Output nodes and are set
 with ordinary ``set_param`` edits.
 """
 
@@ -34,9 +35,14 @@ from builder.training.config import validate_training
 from builder.training.run_config import available_backends
 from builder.training.schedule_preview import schedule_curve
 from builder.gui.training.fields import FieldForm
-from builder.gui.training.probes import LRRangeTest, detect_options
+from builder.gui.training.probes import (
+    LRRangeTest,
+    detect_options,
+    device_choices,
+    probe_gpus,
+)
 from builder.gui.training.plotting import pen, plot
-from builder.gui.training.state import SetSettings, estimate_steps_per_epoch
+from builder.gui.training.state import estimate_steps_per_epoch, settings_step
 
 DATASETS = ("digits", "shapes", "npz", "folder", "csv", "mnist", "fashion_mnist", "cifar10",
             "cifar100")
@@ -103,6 +109,10 @@ class SetupView(QWidget):
         row.addWidget(self._optimizer_box(), 2)
         row.addWidget(self._schedule_box(), 4)
         row.addWidget(self._run_box(), 3)
+        self.options: dict[str, Any] | None = None
+        # The device menu starts as "auto, cpu" and grows with the GPUs a cheap
+        # child probe finds (no Keras in the editor); Detect asks Keras itself.
+        self._gpu_probe = probe_gpus(self, self._gpus_probed)
 
     # -- building --------------------------------------------------------------
 
@@ -227,7 +237,7 @@ class SetupView(QWidget):
         self.backend = QComboBox()
         self.backend.addItems(available_backends() or ["tensorflow"])
         self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "gpu", "gpu:0", "gpu:1"])
+        self.device.addItems(device_choices(0))
         self.device.setToolTip("auto: a GPU when one is found. The run checks the choice.")
         self.mixed = QCheckBox("mixed float16 (GPU)")
         self.early = QSpinBox()
@@ -297,7 +307,7 @@ class SetupView(QWidget):
             self.epochs.setValue(int(t.get("epochs", 10)))
             self.batch_size.setValue(int(t.get("batch_size", 32)))
             self.backend.setCurrentText(t.get("backend", "tensorflow"))
-            self.device.setCurrentText(str(t.get("device", "auto")))
+            self._show_device(str(t.get("device", "auto")))
             self.mixed.setChecked(bool(t.get("mixed_precision", False)))
             es = t.get("early_stopping") or {}
             self.early.setValue(int(es.get("patience", 5)) if t.get("early_stopping") else 0)
@@ -412,10 +422,14 @@ class SetupView(QWidget):
             return
         project, history = self.document.project, self.document.history
         training, dataset = self.training_settings(), self.dataset_settings()
-        if training != project.training:
-            history.push(SetSettings(project, "training", training, "Set training settings"))
-        if dataset != project.dataset:
-            history.push(SetSettings(project, "dataset", dataset, "Set dataset"))
+        steps = [step for step in (settings_step(project, "training", training),
+                                   settings_step(project, "dataset", dataset)) if step]
+        if len(steps) == 1:
+            history.push(steps[0])
+        elif steps:  # one action, one undo step
+            with history.macro(" and ".join(step.text for step in steps)):
+                for step in steps:
+                    history.push(step)
         self.redraw_preview()
         self.changed.emit()
 
@@ -451,6 +465,31 @@ class SetupView(QWidget):
         self.options_note.setText("asking Keras…")
         self._detect_proc = detect_options(self, self._detected)
 
+    def _gpus_probed(self, names: list[str], how: str) -> None:
+        if self.options is not None:
+            return  # Detect answered first, and Keras knows better
+        self._set_devices(device_choices(len(names)), self.device.currentText())
+        found = f"{len(names)} GPU{'s' * (len(names) != 1)}"
+        self.options_note.setText(
+            (f"{found} seen by nvidia-smi ({', '.join(names)})" if names
+             else f"no GPU found ({how})") + "; Detect asks Keras")
+
+    def _set_devices(self, choices: list[str], current: str) -> None:
+        """Refills the device menu, keeping ``current`` (a project may name a
+        device this machine lacks; it stays as it is, and the run checks it)."""
+        was_loading, self._loading = self._loading, True
+        try:
+            self.device.clear()
+            self.device.addItems(choices)
+            self._show_device(current)
+        finally:
+            self._loading = was_loading
+
+    def _show_device(self, device: str) -> None:
+        if self.device.findText(device) < 0:
+            self.device.addItem(device)
+        self.device.setCurrentText(device)
+
     def _detected(self, options: Any) -> None:
         self.detect_button.setEnabled(True)
         if not isinstance(options, dict):
@@ -463,9 +502,8 @@ class SetupView(QWidget):
             self.backend.clear()
             self.backend.addItems(options["backends"])
             self.backend.setCurrentText(backend)
-            self.device.clear()
-            self.device.addItems(list(options["devices"]) + ["gpu"] * (options["gpus"] > 0))
-            self.device.setCurrentText(device)
+            self._set_devices(list(options["devices"]) + ["gpu"] * (options["gpus"] > 0),
+                              device)
             self.mixed.setEnabled(bool(options["mixed_precision"]))
         finally:
             self._loading = False

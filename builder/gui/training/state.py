@@ -34,15 +34,21 @@ SMOOTHING = 0.9
 class SetSettings(Command):
     """Replaces one section (``"training"`` or ``"dataset"``) of a project.
 
-    Consecutive edits of one section merge into one undo step, as typing in one
-    field of the inspector does.
+    The step is named after the field it changes (``field``, a key path such as
+    ``("optimizer", "learning_rate")``; see :func:`settings_step`), and
+    consecutive edits of the same field merge into one undo step, as typing in
+    one field of the inspector does (``SetParam``); an edit of another field is a
+    step of its own. Undo restores the whole section as it was, so keys the edit
+    added or dropped come and go exactly.
     """
 
-    def __init__(self, project: Project, section: str, value: dict[str, Any], text: str = ""):
+    def __init__(self, project: Project, section: str, value: dict[str, Any], text: str = "",
+                 field: tuple[str, ...] | None = None):
         if section not in ("training", "dataset"):
             raise ValueError(f"section must be 'training' or 'dataset'. Received: {section!r}")
         self.project = project
         self.section = section
+        self.field = tuple(field) if field is not None else None
         self.old = copy.deepcopy(getattr(project, section))
         self.new = copy.deepcopy(value)
         self.text = text or f"Set {section} settings"
@@ -55,13 +61,68 @@ class SetSettings(Command):
 
     def merge_with(self, other: Command) -> bool:
         if (isinstance(other, SetSettings) and other.project is self.project
-                and other.section == self.section and other.text == self.text):
+                and other.section == self.section and other.field == self.field
+                and other.text == self.text):
             self.new = copy.deepcopy(other.new)
             return True
         return False
 
     def is_obsolete(self) -> bool:
         return self.old == self.new
+
+
+_MISSING = object()
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any],
+                   prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The fields (key paths) whose values differ between two settings sections.
+
+    Nested sections (``optimizer``, ``augment``, ...) are compared key by key, a
+    missing one counting as empty, except that a section whose ``"name"``
+    changed (another optimizer, another schedule) is one field: its other keys
+    change with it.
+    """
+    out: list[tuple[str, ...]] = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key, _MISSING), new.get(key, _MISSING)
+        if a == b:
+            continue
+        if (isinstance(a, dict) or a is _MISSING) and (isinstance(b, dict) or b is _MISSING) \
+                and (a is not _MISSING or b is not _MISSING):
+            a = {} if a is _MISSING else a
+            b = {} if b is _MISSING else b
+            if "name" in a and "name" in b and a["name"] != b["name"]:
+                out.append((*prefix, key))
+            else:
+                out.extend(changed_fields(a, b, (*prefix, key)))
+            continue
+        out.append((*prefix, key))
+    return out
+
+
+def settings_step(project: Project, section: str,
+                  value: dict[str, Any]) -> SetSettings | None:
+    """The undo step that sets ``section`` to ``value``, named after what changed.
+
+    Returns:
+        ``None`` when nothing changed; else a :class:`SetSettings` whose text
+        names the field (``"Set optimizer learning_rate"``, ``"Set batch_size"``,
+        ``"Set dataset name"``; several fields changed by one action are named
+        together) and whose ``field`` makes it merge with the next edit of the
+        same field only.
+    """
+    fields = changed_fields(getattr(project, section), value)
+    if not fields:
+        return None
+    names = []
+    for path in fields:
+        words = list(path)
+        if section == "dataset" and words[0] in ("name", "path"):
+            words.insert(0, "dataset")
+        names.append(" ".join(words))
+    field = fields[0] if len(fields) == 1 else tuple("+".join(p) for p in fields)
+    return SetSettings(project, section, value, "Set " + ", ".join(names), field=field)
 
 
 def estimate_steps_per_epoch(training: dict[str, Any], dataset: dict[str, Any]) -> int:
