@@ -154,6 +154,9 @@ def test_a_project_device_this_machine_lacks_is_kept(panel_window, qtbot):
 
 @pytest.mark.parametrize("text, names", [
     ("GPU 0: Tesla T4 (UUID: GPU-1)\n", ["Tesla T4"]),
+    # as an H100 machine printed it
+    ("GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-c45abf70-165c-bd54-3ce8-eb2093ac64e0)\n",
+     ["NVIDIA H100 80GB HBM3"]),
     ("No devices were found\n", []),
     ("GPU 0: A\nGPU 1: B (UUID: x)\n  MIG 1g.10gb Device 0: (UUID: MIG-1)\n", ["A", "B"]),
 ])
