@@ -190,3 +190,27 @@ def test_bad_settings_name_the_key():
         AugmentSettings.parse({"zoom": 0.1})
     with pytest.raises(DatasetError, match="flip"):
         AugmentSettings.parse({"flip": "diagonal"})
+
+
+def test_keras_fit_takes_the_augmented_batches_of_each_task():
+    import keras
+
+    s, images, _ = _scene(seed=5, count=12)
+    masks = np.zeros((12, SIZE, SIZE), np.int32)
+    for k in range(3):
+        masks = np.where(s.masks[:, k], s.classes[:, k, None, None] + 1, masks)
+    inp = keras.Input((SIZE, SIZE, 3))
+    seg = keras.Model(inp, keras.layers.Conv2D(4, 3, padding="same",
+                                               activation="softmax")(inp))
+    seg.compile("adam", "sparse_categorical_crossentropy")
+    augment = {"flip": "horizontal", "crop": 2, "rotation": 0.05}
+    seg.fit(AugmentedBatches(images, masks, 6, augment, task="segmentation"), epochs=1,
+            verbose=0)
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inp))
+    loc = keras.Model(inp, [keras.layers.Dense(3, activation="softmax")(features),
+                            keras.layers.Dense(4, activation="sigmoid")(features)])
+    loc.compile("adam", ["sparse_categorical_crossentropy", "mse"])
+    y = np.concatenate([s.classes[:, :1].astype(np.float32), s.boxes[:, 0] / SIZE], 1)
+    history = loc.fit(AugmentedBatches(images, y, 6, augment, outputs=2,
+                                       task="localization"), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
