@@ -241,8 +241,10 @@ def _batch_norm(r):
         raise Unsupported("batch renormalization (renorm=True) is not supported")
     for key in ("renorm_clipping", "renorm_momentum", "synchronized"):
         r.get(key)  # only meaningful with renorm or several devices
+    # A frozen BatchNorm is a param of the kind (detection backbones freeze it).
+    frozen = {"trainable": False} if r.get("trainable", True) is False else {}
     return "BatchNormalization", {"momentum": float(r.get("momentum", 0.99)),
-                                  **_norm_flags(r)}
+                                  **_norm_flags(r), **frozen}
 
 
 def _layer_norm(r):

@@ -172,6 +172,15 @@ def _single_layer_kinds():
 #: Kinds whose inputs must come from a particular kind: (producer, its ports in order).
 _FED_BY = {"MaxUnpool2D": ("MaxPoolWithArgmax2D", ("out", "indices"))}
 
+#: Kinds that need particular input shapes: (port, per-sample shape) per Input.
+_INPUTS = {
+    "Proposals": [("objectness", [159_882]), ("deltas", [159_882, 4])],
+    "MultiLevelRoIAlign": [("features", [8, 8, 4]), ("features", [4, 4, 4]),
+                           ("boxes", [5, 4])],
+    "RCNNDetections": [("class_logits", [4]), ("box_deltas", [16]), ("rois", [5, 4])],
+    "RCNNMasks": [("mask_logits", [6, 6, 4]), ("classes", [3])],
+}
+
 
 @pytest.mark.parametrize("kind", list(_single_layer_kinds()))
 def test_every_kind_round_trips(kind):
@@ -179,7 +188,12 @@ def test_every_kind_round_trips(kind):
     graph = builder.Graph()
     graph.add_node("Input", {"shape": [8, 8, 4]}, id="x")
     graph.add_node(kind, id="node")
-    if kind in _FED_BY:
+    if kind in _INPUTS:
+        graph.remove_node("x")
+        for i, (port, shape) in enumerate(_INPUTS[kind]):
+            graph.add_node("Input", {"shape": shape}, id=f"x{i}")
+            graph.connect(f"x{i}", "node", None, port)
+    elif kind in _FED_BY:
         producer, ports = _FED_BY[kind]
         graph.add_node(producer, id="producer")
         graph.connect("x", "producer")
