@@ -94,10 +94,13 @@ def decode(offsets, anchors, variances=VARIANCES):
     return centre_to_corners(ops.concatenate([centre, size], axis=-1))
 
 
-def smooth_l1(x):
-    """Huber loss with delta 1, elementwise."""
+def smooth_l1(x, beta: float = 1.0):
+    """Smooth L1, elementwise: ``0.5 x^2 / beta`` below ``beta``, ``|x| - beta / 2`` above.
+
+    ``beta = 1`` (the default) is the Huber loss with delta 1; Faster R-CNN uses 1/9.
+    """
     ax = ops.abs(x)
-    return ops.where(ax < 1.0, 0.5 * x * x, ax - 0.5)
+    return ops.where(ax < beta, 0.5 * x * x / beta, ax - 0.5 * beta)
 
 
 @keras.saving.register_keras_serializable(package="keras_builder")
