@@ -95,9 +95,18 @@ class EventCallback(keras.callbacks.Callback):
                                  **(logs or {}),
                                  learning_rate=self._learning_rate(step)))
 
+    def epoch_completed(self, epoch: int) -> bool:
+        """Whether every batch of ``epoch`` (0-based) ran.
+
+        Counted from the batches seen, not from ``optimizer.iterations``:
+        under mixed precision the loss-scale optimizer skips the update of a
+        step whose gradients overflow, so its count lags the batches run.
+        Keras finishes the batch hooks before it calls ``on_epoch_end``.
+        """
+        return self.step >= (epoch + 1) * self.steps_per_epoch
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        if self.step < (epoch + 1) * self.steps_per_epoch:
+        if not self.epoch_completed(epoch):
             return  # a stop cut the epoch short: the "stopped" event reports it
         logs = dict(logs or {})
         logs["learning_rate"] = current_learning_rate(self.model.optimizer)
@@ -123,13 +132,17 @@ class RunCheckpoints(keras.callbacks.Callback):
         early_stopping: the run's EarlyStopping callback (its counters are
             saved and restored), if any.
         plateau: the run's ReduceLROnPlateau callback (likewise), if any.
+        progress: the run's :class:`EventCallback`, whose batch count says
+            whether an epoch ran to its end (else the optimizer's step does).
     """
 
     def __init__(self, run_dir: str | os.PathLike, emit: Emit, monitor: str = "val_loss",
                  state: dict | None = None,
                  early_stopping: keras.callbacks.EarlyStopping | None = None,
-                 plateau: keras.callbacks.ReduceLROnPlateau | None = None):
+                 plateau: keras.callbacks.ReduceLROnPlateau | None = None,
+                 progress: EventCallback | None = None):
         super().__init__()
+        self.progress = progress
         self.run_dir = Path(run_dir)
         self.emit = emit
         self.monitor = monitor
@@ -164,9 +177,13 @@ class RunCheckpoints(keras.callbacks.Callback):
         return value > self.best if self.mode_max else value < self.best
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        steps = (self.params or {}).get("steps")
-        if steps and step < (epoch + 1) * steps:
+        if self.progress is not None:
+            step, complete = self.progress.step, self.progress.epoch_completed(epoch)
+        else:
+            step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            steps = (self.params or {}).get("steps")
+            complete = not steps or step >= (epoch + 1) * steps
+        if not complete:
             # A stop cut the epoch short. Keras still ends the epoch, but
             # recording it would make a resume skip the rest of it: the
             # backup stays at the last whole epoch.

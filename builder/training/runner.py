@@ -160,14 +160,17 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
     if plateau is not None:
         callbacks.append(plateau)
     events = EventCallback(emit, stop, steps_per_epoch, run["batch_events_per_second"])
-    checkpoints = RunCheckpoints(run_dir, emit, run["monitor"], state, early, plateau)
+    events.step = state["step"] if state else 0
+    checkpoints = RunCheckpoints(run_dir, emit, run["monitor"], state, early, plateau,
+                                 progress=events)
     callbacks += [events, checkpoints]
     with _device(device):
         model.fit(**train_args, epochs=run["epochs"],
                   initial_epoch=initial_epoch, validation_data=(setup.x_val, setup.y_val),
                   shuffle=True, verbose=0, callbacks=callbacks)
     epoch = checkpoints.history[-1]["epoch"] if checkpoints.history else initial_epoch
-    step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    # Batches run, not optimizer updates (mixed precision skips overflowing ones).
+    step = events.step
     if stop.is_set():
         model.save(run_dir / ".last.keras.tmp.keras")
         os.replace(run_dir / ".last.keras.tmp.keras", run_dir / "last.keras")
