@@ -32,7 +32,7 @@ def test_ssd_small_trains_with_builder_train(tmp_path, capsys):
     project = _small("ssd_small", tmp_path / "ssd.json")
     code = main(["train", str(project), "--dataset", "shapes", "--epochs", "3",
                  "--batch-size", "16", "--out", str(tmp_path / "run"), "--in-process",
-                 "--events"])
+                 "--jit", "off", "--events"])
     events = _events(capsys.readouterr().out)
     assert code == 0, events[-1]
     started = events[0]
@@ -56,7 +56,7 @@ def test_ssd_small_trains_with_builder_train(tmp_path, capsys):
 def test_yolo_small_trains_with_builder_train(tmp_path, capsys):
     project = _small("yolo_small", tmp_path / "yolo.json", samples=96)
     code = main(["train", str(project), "--epochs", "2", "--batch-size", "16", "--out",
-                 str(tmp_path / "run"), "--in-process", "--events"])
+                 str(tmp_path / "run"), "--in-process", "--jit", "off", "--events"])
     events = _events(capsys.readouterr().out)
     assert code == 0, events[-1]
     epochs = [e for e in events if e["type"] == "epoch"]
@@ -83,7 +83,7 @@ def test_detection_refusals(tmp_path, capsys):
     project.dataset = {**project.dataset, "samples": 40, "augment": {"flip": "horizontal"}}
     builder.save(project, tmp_path / "aug.json")
     code = main(["train", str(tmp_path / "aug.json"), "--epochs", "1", "--out",
-                 str(tmp_path / "run"), "--in-process", "--events"])
+                 str(tmp_path / "run"), "--in-process", "--jit", "off", "--events"])
     events = _events(capsys.readouterr().out)
     assert code == 1 and events[-1]["type"] == "failed"
     assert "does not take augmentation" in events[-1]["message"]

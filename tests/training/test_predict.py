@@ -37,7 +37,8 @@ def _train(project, run_dir: Path, training: dict, dataset: dict) -> list[dict]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("predict-runs")
-    quick = {"epochs": 1, "batch_size": 16}
+    # No XLA: compiling costs more than the few steps these runs take.
+    quick = {"epochs": 1, "batch_size": 16, "jit_compile": False}
     out = {}
     out["digits"] = root / "lenet"
     _train(builder.from_template("lenet"), out["digits"], quick,
@@ -184,7 +185,8 @@ def test_wrong_channels(tmp_path, capsys):
                       {"from": "fc", "to": "output"}]}})
     (tmp_path / "four.json").write_text(text)
     run = tmp_path / "run"
-    _train(builder.load(tmp_path / "four.json"), run, {"epochs": 1, "batch_size": 8},
+    _train(builder.load(tmp_path / "four.json"), run,
+           {"epochs": 1, "batch_size": 8, "jit_compile": False},
            {"path": str(tmp_path / "four.npz")})
     rgba = _png(tmp_path / "rgba.png", np.zeros((6, 6, 4), np.uint8))
     out = tmp_path / "out.png"
