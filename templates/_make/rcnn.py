@@ -175,7 +175,8 @@ def small(mask: bool, classes: int = 3, size: int = 64):
         stages.append(net.add("Stage", f"conv{stage}", block="ResidualBasic", blocks=1,
                               params={"filters": width, "strides": 2, "epsilon": 1e-5}))
     maps = _fpn(net, stages, 64, p6=False)
-    proposals = {"pre_nms_top_n": 200, "post_nms_top_n": 50, "nms_iou": 0.7}
+    # 100 per level: 248 NMS candidates, which keeps proposals cheap on a CPU.
+    proposals = {"pre_nms_top_n": 100, "post_nms_top_n": 50, "nms_iou": 0.7}
     detections = {"score_threshold": 0.05, "nms_iou": 0.5, "max_detections": 10}
     roi_align = {"canonical_size": 32, "canonical_level": 3}
     _rcnn(net, maps, maps, classes=classes, anchors=SMALL_ANCHORS, image_size=size,
@@ -189,10 +190,16 @@ def small(mask: bool, classes: int = 3, size: int = 64):
         "FPN of width 64 giving P2..P4 (16x16, 8x8, 4x4), anchors of 16, 32 and 64 px "
         f"(one size per level) with ratios 0.5, 1, 2: 1,008 anchors. {classes} classes "
         "(circle, square, triangle) + background."
-        + _HEADS.format(anchors=3, pre=200, rpn_iou=0.7, post=50, k0=3, canonical=32,
+        + _HEADS.format(anchors=3, pre=100, rpn_iou=0.7, post=50, k0=3, canonical=32,
                         units=256, k=classes + 1, thr=0.05, dets=10)
         + (_MASK.format(n=2, w=64, k=classes + 1) if mask else ""))
-    return net.project(f"Small {name} (shapes)", text)
+    project = net.project(f"Small {name} (shapes)", text)
+    # `builder train` settings: the shapes instance scenes (boxes + masks).
+    project.training = {"optimizer": {"name": "adam", "learning_rate": 0.002},
+                        "epochs": 10, "batch_size": 16, "seed": 0}
+    project.dataset = {"name": "shapes", "task": "instances", "image_size": size,
+                       "max_objects": 3, "samples": 2000, "validation_split": 0.2}
+    return project
 
 
 #: file stem -> function building the template (merged into make.py's TEMPLATES)
