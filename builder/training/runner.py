@@ -130,7 +130,7 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
 
             train_args: dict[str, Any] = {"x": AugmentedBatches(
                 data.x_train, data.y_train, run["batch_size"], augment, heads,
-                int(run["seed"]))}
+                int(run["seed"]), task=task.name)}  # targets move with their images
         else:
             train_args = {"x": setup.x_train, "y": setup.y_train,
                           "batch_size": run["batch_size"]}

@@ -214,3 +214,19 @@ def test_keras_fit_takes_the_augmented_batches_of_each_task():
     history = loc.fit(AugmentedBatches(images, y, 6, augment, outputs=2,
                                        task="localization"), epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+def test_a_localization_run_with_augmentation_through_the_runner(tmp_path):
+    import builder
+    from builder.training.process import start_run
+
+    project = builder.load(builder.template_path("localization"))
+    handle = start_run(project, tmp_path / "run", training={"epochs": 1, "batch_size": 16},
+                       dataset={**project.dataset, "samples": 40,
+                                "augment": {"flip": "horizontal", "crop": 2,
+                                            "rotation": 0.05}},
+                       in_process=True)
+    events = list(handle.events(timeout=120))
+    # Class and box heads each got their own share of [class, box] (not [y, y]).
+    assert handle.wait(120) == 0, events[-1]
+    assert events[-1]["type"] == "finished"
