@@ -88,6 +88,18 @@ def test_rpn_head_matches_keras_and_plain_convolutions_level_by_level():
                                    np.reshape(reg(t), (B, n, 4)), atol=1e-5)
         start += n
     assert start == scores.shape[1] == 16 * 16 * 3 + 8 * 8 * 3 + 4 * 4 * 3
+    # Its multiply-adds are those of the three Conv2D kinds on every level.
+    conv = CATALOG.get("Conv2D")
+    expected = 0
+    for shape in FPN:
+        x = (None, *shape)
+        for filters, kernel in ((8, 3), (3, 1), (12, 1)):
+            cp = {**conv.defaults(), "filters": filters, "kernel_size": kernel,
+                  "padding": "same"}
+            expected += conv.flops(cp, [x], conv.shape(cp, [x], Notes()))
+    spec = CATALOG.get("RPNHead")
+    ins = [(None, *s) for s in FPN]
+    assert spec.flops(p, ins, spec.shape(p, ins, Notes())) == expected
 
 
 def test_rpn_head_refuses_levels_of_different_widths_like_keras():
