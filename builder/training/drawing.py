@@ -79,16 +79,19 @@ def _font(size: int = 12) -> Any:
         return ImageFont.load_default()
 
 
-def draw_result(image: np.ndarray, result: dict[str, Any]) -> Image.Image:
+def draw_result(image: np.ndarray, result: dict[str, Any], panel: bool = True) -> Image.Image:
     """The picture of one prediction.
 
     Args:
         image: the image as read (``uint8`` RGB or grey, any size) or as the
             model saw it (real values).
         result: one prediction dict (its ``"task"`` picks the drawing).
+        panel: add the text panel (top-5 bars, segmentation legend) beside
+            the picture; without it a classification is the image alone.
 
     Returns:
-        An RGB picture of :func:`output_size`.
+        An RGB picture of :func:`output_size` (without the panel's width when
+        ``panel`` is false).
     """
     rgb = to_uint8(image)
     h, w = rgb.shape[:2]
@@ -111,7 +114,7 @@ def draw_result(image: np.ndarray, result: dict[str, Any]) -> Image.Image:
         _draw_boxes(picture, rows)
     elif task != "classification":
         raise ValueError(f"Cannot draw a result of task {task!r}")
-    width = panel_width(result)
+    width = panel_width(result) if panel else 0
     if not width:
         return picture
     canvas = Image.new("RGB", (picture.width + width, picture.height), (255, 255, 255))

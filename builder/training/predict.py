@@ -228,18 +228,24 @@ def predict_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(result: dict[str, Any]) -> str:
-    """One line of text for a result (what the CLI prints without --json)."""
+def result_lines(result: dict[str, Any]) -> list[str]:
+    """A result as short lines of text: top-5, classes present, or detections."""
     task = result.get("task")
     if task == "classification":
-        return ", ".join(f"{r['label']} {r['probability']:.1%}" for r in result["top"])
+        return [f"{r['label']}  {r['probability']:.1%}" for r in result["top"]]
     if task == "segmentation":
-        return ", ".join(f"{r['label']} {r['fraction']:.1%}" for r in result["classes"])
+        return [f"{r['label']}  {r['fraction']:.1%} of pixels" for r in result["classes"]]
     if task == "localization":
         box = ", ".join(f"{v:.2f}" for v in result["box"])
-        return f"{result['label']} {result['probability']:.1%} at ({box})"
-    rows = result.get("detections") or []
-    if not rows:
+        return [f"{result['label']}  {result['probability']:.1%}  at ({box})"]
+    return [f"{r['label']}  {r['score']:.2f}  at (" + ", ".join(f"{v:.2f}" for v in r["box"])
+            + ")" for r in result.get("detections") or []]
+
+
+def describe(result: dict[str, Any]) -> str:
+    """One line of text for a result (what the CLI prints without --json)."""
+    lines = result_lines(result)
+    if not lines and result.get("task") in ("detection", "instances"):
         return "no detections above the score threshold"
-    return "; ".join(f"{r['label']} {r['score']:.2f} at ("
-                     + ", ".join(f"{v:.2f}" for v in r["box"]) + ")" for r in rows)
+    return ("; " if result.get("task") in ("detection", "instances", "localization")
+            else ", ").join(" ".join(line.split()) for line in lines)

@@ -23,6 +23,8 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
+import builder.detection.ops  # noqa: F401 - registers MultiBoxLoss for loading runs
+import builder.detection.yolo  # noqa: F401 - and YoloLoss
 from builder.core.graph import Graph
 from builder.training import model_setup as ms
 from builder.training.errors import TrainingError

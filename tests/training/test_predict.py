@@ -204,3 +204,23 @@ def test_cli_process_missing_run(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "is not a run directory" in proc.stderr
     assert not out.exists()
+
+
+def test_results_tab_worker_draws_detection_and_segmentation_samples(runs, tmp_path):
+    """The GUI's analysis child draws a detection or segmentation run's validation
+    samples with the same drawing as `builder predict` (no confusion matrix)."""
+    from builder.gui.training.inspect_worker import SHOWN, inspect
+
+    for key, task in (("ssd", "detection"), ("unet", "segmentation")):
+        out = tmp_path / f"{key}.npz"
+        inspect(runs[key], out)
+        with np.load(out) as data:
+            assert str(data["task"]) == task
+            drawn, captions, images = data["drawn"], data["captions"], data["images"]
+            assert data["confusion"].shape == (0, 0)
+        side = images.shape[1] * display_scale(*images.shape[1:3])
+        assert drawn.shape == (SHOWN, side, side, 3) and drawn.dtype == np.uint8
+        assert len(captions) == SHOWN and all(str(c) for c in captions)
+        plain = np.stack([np.asarray(Image.fromarray((i * 255).astype(np.uint8)).resize(
+            (side, side), Image.NEAREST)) for i in images[:SHOWN]])
+        assert np.any(drawn != plain)  # boxes or class colours on top of the samples

@@ -1,8 +1,11 @@
-"""The results tab: confusion matrix, top-5 predictions, feature maps, export.
+"""The results tab: confusion matrix, top-5 predictions, feature maps, export,
+and predictions on an image file.
 
-The Keras work happens in child processes (``inspect_worker`` and ``builder
-export``) started with ``QProcess``, so the editor never imports TensorFlow and
-never waits on it.
+The Keras work happens in child processes (``inspect_worker``, ``builder
+export`` and ``builder predict``) started with ``QProcess``, so the editor never
+imports TensorFlow and never waits on it. Detection and segmentation runs show
+their validation samples with boxes, labels and masks drawn by
+:mod:`builder.training.drawing` (in the worker), as ``builder predict`` draws them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QProcess, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -39,6 +42,19 @@ EXPORT_FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "tflite"
                   "python": ".py"}
 SHOWN = 8        # predictions shown
 FEATURES = 16    # feature-map channels shown
+PICTURE = 240    # side of the drawn prediction of an image file
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff);;All files (*)"
+
+
+def rgb_pixmap(picture, size: int) -> QPixmap:
+    """An ``(H, W, 3)`` uint8 picture as a pixmap fitting ``size`` (colours kept)."""
+    import numpy as np  # noqa: PLC0415
+
+    a = np.ascontiguousarray(np.asarray(picture, dtype=np.uint8)[..., :3])
+    h, w = a.shape[:2]
+    img = QImage(a.data, w, h, 3 * w, QImage.Format_RGB888)
+    return QPixmap.fromImage(img.copy()).scaled(size, size, Qt.KeepAspectRatio,
+                                                Qt.SmoothTransformation)
 
 
 def _child(program_args: list[str], on_done, parent) -> QProcess:
@@ -68,12 +84,16 @@ class ResultsView(QWidget):
     """
 
     analysed = Signal(object)
+    predicted = Signal(object)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.runs: list = []
         self.result: dict[str, Any] | None = None
+        self.prediction: dict[str, Any] | None = None
         self._proc: QProcess | None = None
+        self._predict_proc: QProcess | None = None
+        self._predictions = 0
         self._export_proc: QProcess | None = None
         self.last_export_code: int | None = None
         self._tmp = Path(tempfile.mkdtemp(prefix="kb-results-"))
@@ -100,9 +120,11 @@ class ResultsView(QWidget):
         self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.Stretch)
         conf_box = QGroupBox("Confusion matrix (rows: true class, columns: predicted)")
         QVBoxLayout(conf_box).addWidget(self.confusion)
+        self.conf_box = conf_box
         self.pred_grid = QGridLayout()
         pred_box = QGroupBox("Predictions on validation samples (top-5)")
         pred_box.setLayout(self.pred_grid)
+        self.pred_box = pred_box
         self.feature_grid = QGridLayout()
         self.feature_grid.setSpacing(2)
         feat_box = QGroupBox("Feature maps")
@@ -111,10 +133,33 @@ class ResultsView(QWidget):
         row.addWidget(conf_box, 3)
         row.addWidget(pred_box, 4)
         row.addWidget(feat_box, 3)
+        row.addWidget(self._predict_box(), 3)
         row.addWidget(self._export_box(), 2)
         v = QVBoxLayout(self)
         v.addLayout(bar)
         v.addLayout(row, 1)
+
+    def _predict_box(self) -> QGroupBox:
+        box = QGroupBox("Predict on an image")
+        v = QVBoxLayout(box)
+        self.predict_button = QPushButton("Predict on image file…")
+        self.predict_button.setToolTip("builder predict in a child process: the run's best "
+                                       "model on a picture, resized and normalised as its "
+                                       "dataset was; top-5, class overlay or boxes drawn")
+        self.predict_button.clicked.connect(lambda: self.predict_file())
+        self.predict_picture = QLabel()
+        self.predict_picture.setAlignment(Qt.AlignCenter)
+        self.predict_picture.setMinimumSize(120, 120)
+        self.predict_list = QPlainTextEdit()
+        self.predict_list.setReadOnly(True)
+        self.predict_list.setMaximumHeight(110)
+        self.predict_note = QLabel("")
+        self.predict_note.setWordWrap(True)
+        v.addWidget(self.predict_button)
+        v.addWidget(self.predict_picture, 1)
+        v.addWidget(self.predict_note)
+        v.addWidget(self.predict_list)
+        return box
 
     def _export_box(self) -> QGroupBox:
         box = QGroupBox("Export")
@@ -195,10 +240,20 @@ class ResultsView(QWidget):
 
     def show_result(self, r: dict[str, Any]) -> None:
         names = [str(n) for n in r["class_names"]]
-        self.note.setText(f"validation accuracy {float(r['accuracy']):.4f} on "
-                          f"{int(r['confusion'].sum())} samples")
-        self._show_confusion(r["confusion"], names)
-        self._show_predictions(r, names)
+        task = str(r["task"]) if "task" in r else "classification"
+        if task == "classification":
+            self.note.setText(f"validation accuracy {float(r['accuracy']):.4f} on "
+                              f"{int(r['confusion'].sum())} samples")
+            self.pred_box.setTitle("Predictions on validation samples (top-5)")
+            self._show_predictions(r, names)
+        else:
+            self.note.setText(f"{task} run: its predictions on {len(r['drawn'])} "
+                              "validation samples")
+            self.pred_box.setTitle(f"Predictions on validation samples ({task})")
+            self._show_drawn(r["drawn"], [str(c) for c in r["captions"]])
+        self._show_confusion(r["confusion"], names if task == "classification" else [])
+        # A confusion matrix is a classifier's; other tasks give its room to the samples.
+        self.conf_box.setVisible(task == "classification")
         layers = [str(n) for n in r["conv_layers"]]
         self.layer_box.blockSignals(True)
         self.layer_box.clear()
@@ -213,7 +268,7 @@ class ResultsView(QWidget):
         self.confusion.setColumnCount(n)
         self.confusion.setHorizontalHeaderLabels(names)
         self.confusion.setVerticalHeaderLabels(names)
-        peak = max(1, int(m.max()))
+        peak = max(1, int(m.max())) if m.size else 1
         for i in range(n):
             for j in range(n):
                 value = int(m[i, j])
@@ -250,6 +305,75 @@ class ResultsView(QWidget):
             row, col = divmod(k, 4)
             self.pred_grid.addWidget(pic, row * 1, col * 2)
             self.pred_grid.addWidget(label, row * 1, col * 2 + 1)
+
+    def _show_drawn(self, pictures, captions: list[str]) -> None:
+        """Pictures with boxes / overlays drawn by the worker, captions as tooltips."""
+        self._clear(self.pred_grid)
+        for k, (picture, caption) in enumerate(zip(pictures[:SHOWN], captions)):
+            pic = QLabel()
+            pic.setPixmap(rgb_pixmap(picture, 120))
+            pic.setToolTip(caption)
+            row, col = divmod(k, 4)
+            self.pred_grid.addWidget(pic, row, col)
+
+    # -- predict on an image file ------------------------------------------------------
+
+    def predict_file(self, path: str | None = None) -> bool:
+        """Runs ``builder predict RUN IMAGE -o PNG --json`` in a child (returns at once);
+        without ``path`` a file dialog asks for the image."""
+        run = self.current_run()
+        if run is None:
+            self.predict_note.setText("Choose a run with a trained model first.")
+            return False
+        if self._predict_proc is not None:
+            return False
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Predict on image", "", IMAGE_FILTER)
+            if not path:
+                return False
+        self._predictions += 1
+        out = self._tmp / f"predict-{self._predictions}.png"
+        self.predict_note.setText(f"predicting {Path(path).name} with {run.name} "
+                                  "(Keras starts in a child process)…")
+        self.predict_button.setEnabled(False)
+        self._predict_proc = _child(
+            ["-m", "builder", "predict", str(run.path), str(path), "-o", str(out), "--json"],
+            lambda p, code: self._predicted(p, code, out, path), self)
+        return True
+
+    def _predicted(self, proc: QProcess, code: int, out: Path, path: str) -> None:
+        from builder.training.predict import result_lines  # noqa: PLC0415 - numpy only
+
+        self._predict_proc = None
+        self.predict_button.setEnabled(True)
+        stdout = bytes(proc.readAllStandardOutput()).decode(errors="replace")
+        err = bytes(proc.readAllStandardError()).decode(errors="replace")
+        try:
+            report = json.loads(stdout) if code == 0 else None
+        except ValueError:
+            report = None
+        if not isinstance(report, dict) or not out.is_file():
+            lines = [ln for ln in err.splitlines() if ln.startswith("builder predict:")]
+            message = (lines[-1].removeprefix("builder predict:").strip() if lines else
+                       f"exit status {code}")
+            self.predict_note.setText(f"prediction failed: {message}")
+            self.predict_list.setPlainText("")
+            self.predict_picture.clear()
+            self.predicted.emit(message)
+            return
+        self.prediction = report
+        (image,) = report["images"]
+        self.predict_picture.setPixmap(QPixmap(str(out)).scaled(
+            PICTURE, PICTURE, Qt.KeepAspectRatio, Qt.SmoothTransformation))
+        self.predict_picture.setToolTip(str(out))
+        found = result_lines(image)
+        self.predict_note.setText(f"{Path(path).name}: {report['task']} with "
+                                  f"{report['model']}" + ("" if found or report["task"] in
+                                                         ("classification", "segmentation")
+                                                         else " — no detections above the "
+                                                         "score threshold"))
+        self.predict_list.setPlainText("\n".join(found))
+        self.predicted.emit(report)
 
     def _show_features(self, features) -> None:
         self._clear(self.feature_grid)
