@@ -49,7 +49,8 @@ DATASETS = ("digits", "shapes", "npz", "folder", "csv", "mnist", "fashion_mnist"
 FILE_SETS = ("npz", "folder", "csv")
 FLIPS = ("", "horizontal", "vertical", "horizontal_and_vertical")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
-          "binary_crossentropy", "mean_squared_error", "mean_absolute_error")
+          "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber",
+          "multibox", "yolo")  # the last two: detection heads (builder.training.tasks)
 
 
 class _SampleLoader(QObject):
@@ -146,7 +147,8 @@ class SetupView(QWidget):
         self.rotation = QDoubleSpinBox()
         self.rotation.setRange(0.0, 0.5)
         self.rotation.setSingleStep(0.02)
-        self.rotation.setToolTip("Fraction of a full turn (keras.layers.RandomRotation)")
+        self.rotation.setToolTip("Fraction of a full turn, either way. Segmentation masks "
+                                 "and boxes turn, flip and shift with their images.")
         form.addRow("dataset", self.dataset)
         form.addRow("path", path_row)
         form.addRow("validation split", self.val_split)
