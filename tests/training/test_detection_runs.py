@@ -51,6 +51,9 @@ def test_ssd_small_trains_with_builder_train(tmp_path, capsys):
     # The events file keeps it for the runs list.
     saved = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").open()]
     assert saved[-1]["metrics"] == metrics
+    from builder.gui.training.state import read_run
+
+    assert read_run(tmp_path / "run").best_metric() == ("map50", metrics["map50"])
 
 
 def test_yolo_small_trains_with_builder_train(tmp_path, capsys):

@@ -208,6 +208,7 @@ class RunSeries:
     started: dict[str, Any] | None = None
     last: dict[str, Any] | None = None
     best: dict[str, Any] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)  # a task's end-of-run metrics
     seconds: float = 0.0
     events: int = 0
     _avg: float = 0.0
@@ -238,6 +239,8 @@ class RunSeries:
                             or ("killed" if event.get("forced") else ""))
             if event.get("best"):
                 self.best = event["best"]
+            if event.get("metrics"):
+                self.metrics = dict(event["metrics"])
         self.last = event
 
     def _recent(self, key: str, event: dict[str, Any]) -> float | None:
@@ -352,7 +355,10 @@ class RunInfo:
         return str(self.config.get("training", {}).get("schedule", {}).get("name", "?"))
 
     def best_metric(self) -> tuple[str, float] | None:
-        """Best validation accuracy (or lowest validation loss) over the epochs."""
+        """A detector's mAP@0.5 (end of run), else the best validation accuracy
+        (or lowest validation loss) over the epochs."""
+        if isinstance(self.series.metrics.get("map50"), (int, float)):
+            return "map50", float(self.series.metrics["map50"])
         for key, pick in (("val_accuracy", max), ("accuracy", max), ("val_loss", min),
                           ("loss", min)):
             values = [v for v in self.series.epoch[key] if v is not None]
