@@ -35,7 +35,7 @@ def _ratios(value) -> list[float]:
     return [float(value)] if isinstance(value, (int, float)) else [float(v) for v in value]
 
 
-def _levels(shapes, kind: str, what: str = "feature maps") -> tuple[int, list]:
+def _levels(shapes, kind: str, what: str = "feature maps") -> int:
     """Checks FPN levels: image tensors with one known channel count; returns it."""
     if not shapes:
         raise ShapeIssue(f"{kind} expects one or more {what} (P2, P3, ...). Received: none",
@@ -49,7 +49,7 @@ def _levels(shapes, kind: str, what: str = "feature maps") -> tuple[int, list]:
             f"{kind} needs {what} with one known channel count (the FPN width). "
             f"Received: {', '.join(fmt_shape(x) for x in shapes)}",
             fix="Give every FPN output the same number of filters.")
-    return channels.pop(), list(shapes)
+    return channels.pop()
 
 
 # -- RPNHead ------------------------------------------------------------------
@@ -181,7 +181,7 @@ def _roi_align_shape(p, ins, notes):
         raise ShapeIssue("MultiLevelRoIAlign expects feature maps and boxes. Received: "
                          f"{len(ins)} input(s)",
                          fix="Connect P2.. to 'features' and the boxes to 'boxes'.")
-    c, _ = _levels(ins[:-1], "MultiLevelRoIAlign")
+    c = _levels(ins[:-1], "MultiLevelRoIAlign")
     boxes = expect_rank(ins[-1], 3, "MultiLevelRoIAlign", "boxes (N, 4)")
     if boxes[2] != 4 or boxes[1] is None:
         raise ShapeIssue("MultiLevelRoIAlign needs a known number N of boxes of 4 "
