@@ -17,8 +17,13 @@ number of samples depend on the box, which static shapes cannot express, so a fi
 positive ratio is required.
 
 The sampling grid is separable, so each sample's four neighbours come from two
-index/weight pairs per axis; features are gathered with ``ops.take`` on the flat
-``(B * H * W, C)`` map, so gradients reach the features (and the box coordinates).
+index/weight pairs per axis. Two equivalent ways compute the pooled values:
+``"dense"`` folds the bilinear weights and the bin average into one ``(oh, H)``
+and one ``(ow, W)`` matrix per box and multiplies (fast on small maps, no
+scatter in the gradient); ``"gather"`` takes each sample's neighbours from the flat
+``(B * H * W, C)`` map with ``ops.take`` (cost independent of the map size; for
+large maps such as P2 of an 800 px image). Gradients reach the features (and the
+box coordinates) either way.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ import math
 
 import numpy as np
 from keras import ops
+
+#: Largest map (``H * W`` cells) that ``method="auto"`` pools with dense products.
+DENSE_MAX_CELLS = 64 * 64
 
 
 def _check(output_size, sampling_ratio):
@@ -71,7 +79,7 @@ def _axis_samples(lo, hi, size: int, bins: int, ratio: int, aligned: bool):
 
 
 def roi_align(features, boxes, output_size=(7, 7), sampling_ratio: int = 2,
-              aligned: bool = True):
+              aligned: bool = True, method: str = "auto"):
     """Bilinear RoIAlign of ``N`` boxes per image.
 
     Args:
@@ -80,16 +88,58 @@ def roi_align(features, boxes, output_size=(7, 7), sampling_ratio: int = 2,
         output_size: ``(oh, ow)`` bins (or one int).
         sampling_ratio: samples per bin along each axis (a fixed positive int).
         aligned: torchvision's half-pixel offset (``True`` for Mask R-CNN).
+        method: ``"dense"`` (two matrix products per box; cost grows with ``H * W``),
+            ``"gather"`` (four gathers per sample; cost independent of the map) or
+            ``"auto"``: dense for maps of at most :data:`DENSE_MAX_CELLS` cells.
 
     Returns:
         ``(B, N, oh, ow, C)`` pooled features.
     """
     oh, ow, sr = _check(output_size, sampling_ratio)
-    _, h, w, c = features.shape
-    n = boxes.shape[1]
+    _, h, w, _ = features.shape
     boxes = ops.cast(boxes, features.dtype)
     y0, y1, wy0, wy1 = _axis_samples(boxes[..., 0], boxes[..., 2], h, oh, sr, aligned)
     x0, x1, wx0, wx1 = _axis_samples(boxes[..., 1], boxes[..., 3], w, ow, sr, aligned)
+    if method == "auto":
+        method = "dense" if h * w <= DENSE_MAX_CELLS else "gather"
+    if method == "dense":
+        return _dense(features, (y0, y1, wy0, wy1), (x0, x1, wx0, wx1), oh, ow, sr)
+    if method != "gather":
+        raise ValueError("roi_align method must be 'auto', 'dense' or 'gather'. "
+                         f"Received: method={method!r}")
+    return _gather(features, (y0, y1, wy0, wy1), (x0, x1, wx0, wx1), oh, ow, sr)
+
+
+def _axis_matrix(low, high, w_low, w_high, size: int, bins: int, ratio: int):
+    """``(B, N, bins, size)``: row p averages the interpolation weights of bin p's samples."""
+    dtype = w_low.dtype
+    full = (ops.one_hot(low, size, dtype=dtype) * ops.expand_dims(w_low, -1)
+            + ops.one_hot(high, size, dtype=dtype) * ops.expand_dims(w_high, -1))
+    n = full.shape[1]
+    return ops.mean(ops.reshape(full, (-1, n, bins, ratio, size)), axis=3)
+
+
+def _dense(features, ys, xs, oh, ow, sr):
+    """RoIAlign as two small matrix products per box (Ay @ F @ Ax^T).
+
+    Bilinear weights and the bin average factor over the two axes, so each box's
+    output is ``Ay (oh, H) . F (H, W, C) . Ax (ow, W)^T``: dense arithmetic that
+    beats gathering (and scattering gradients) on small maps.
+    """
+    _, h, w, _ = features.shape
+    ay = _axis_matrix(*ys, h, oh, sr)                                    # (B, N, oh, H)
+    ax = _axis_matrix(*xs, w, ow, sr)                                    # (B, N, ow, W)
+    rows = ops.einsum("bnph,bhwc->bnpwc", ay, features)                 # (B, N, oh, W, C)
+    # A broadcast batched matmul; as an einsum this step needs a large transpose.
+    return ops.matmul(ops.expand_dims(ax, 2), rows)                      # (B, N, oh, ow, C)
+
+
+def _gather(features, ys, xs, oh, ow, sr):
+    """RoIAlign by gathering each sample's four neighbours (cost independent of the map size)."""
+    _, h, w, c = features.shape
+    y0, y1, wy0, wy1 = ys
+    x0, x1, wx0, wx1 = xs
+    n = y0.shape[1]
     flat = ops.reshape(features, (-1, c))
     # Offset of each image in the flat map; a cumulative sum instead of arange(B)
     # keeps the batch size symbolic when a functional model traces this.
@@ -123,7 +173,7 @@ def fpn_levels(boxes, image_size, canonical_size: float = 224.0, canonical_level
 def multilevel_roi_align(features, boxes, image_size, output_size=(7, 7),
                          sampling_ratio: int = 2, canonical_size: float = 224.0,
                          canonical_level: int = 4, min_level: int = 2, max_level: int = 5,
-                         aligned: bool = True):
+                         aligned: bool = True, method: str = "auto"):
     """RoIAlign of each box on its FPN level (Lin et al. 2017, eq. 1; torchvision's rule).
 
     Every box is pooled on every level and the right level is selected (static
@@ -133,7 +183,7 @@ def multilevel_roi_align(features, boxes, image_size, output_size=(7, 7),
         features: list of ``(B, H_k, W_k, C)`` maps, level ``min_level`` first.
         boxes: ``(B, N, 4)`` normalised corner boxes.
         image_size: ``int`` or ``(height, width)`` of the image in pixels.
-        output_size, sampling_ratio, aligned: as :func:`roi_align`.
+        output_size, sampling_ratio, aligned, method: as :func:`roi_align`.
         canonical_size, canonical_level, min_level, max_level: the level rule.
 
     Returns:
@@ -147,7 +197,7 @@ def multilevel_roi_align(features, boxes, image_size, output_size=(7, 7),
                        max_level)
     out = 0.0
     for k, fmap in enumerate(features):
-        pooled = roi_align(fmap, boxes, output_size, sampling_ratio, aligned)
+        pooled = roi_align(fmap, boxes, output_size, sampling_ratio, aligned, method)
         chosen = ops.cast(level == min_level + k, pooled.dtype)
         out = out + pooled * chosen[:, :, None, None, None]
     return out
