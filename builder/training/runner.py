@@ -122,9 +122,8 @@ def _train(run_dir: Path, emit: Emit, stop: threading.Event, resume: bool) -> st
         heads = len(model.outputs)
         augment = config["dataset"].get("augment")
         if augment and not setup.augmentable:
-            raise TrainingError(f"The {task.name} task does not take augmentation (it "
-                                "would move objects away from their labels). Received: "
-                                f"augment={augment!r}")
+            raise TrainingError(f"The {task.name} task does not take augmentation "
+                                f"(yet). Received: augment={augment!r}")
         if augment:
             from builder.training.augment import AugmentedBatches  # noqa: PLC0415
 

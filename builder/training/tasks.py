@@ -51,8 +51,11 @@ class TaskSetup:
             around the same layers.
         compile_args: ``loss``, ``loss_weights``, ``metrics`` for ``compile``.
         x_train, y_train, x_val, y_val: what ``fit`` and validation take.
-        augmentable: whether the dataset's ``augment`` settings may apply
-            (image-only augmentation would move objects away from their boxes).
+        augmentable: whether the dataset's ``augment`` settings may apply. The
+            runner's augmentation feeds ``data.x_train``/``data.y_train`` to
+            ``AugmentedBatches(task=name)``, which moves segmentation masks,
+            localization and detection boxes with their images; a task whose fit
+            inputs differ from those arrays must say False (refused in one line).
     """
 
     fit_model: Any
@@ -211,7 +214,7 @@ class DetectionTask(Task):
                 f"Received: labels of shape {data.y_train.shape}; use the shapes "
                 "dataset with \"task\": \"detection\"")
         return TaskSetup(model, {"loss": detector.loss}, data.x_train, data.y_train,
-                         data.x_val, data.y_val, augmentable=False)
+                         data.x_val, data.y_val)
 
     def evaluate(self, model, graph, data, training):
         """``map50`` (mAP@0.5, VOC all-point) on the validation split, and
