@@ -31,10 +31,10 @@ class FieldForm(QWidget):
     """Editors for one optimizer's or schedule's keys.
 
     Signals:
-        edited: emitted (no arguments) after the user changes a value.
+        edited(str): emitted with the field's key after the user changes a value.
     """
 
-    edited = Signal()
+    edited = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -59,24 +59,27 @@ class FieldForm(QWidget):
             self.layout_.addRow(f.key.replace("_", " "), editor)
 
     def _editor(self, f, value: Any) -> QWidget:
+        def emit(_=None, key=f.key):
+            self.edited.emit(key)
+
         if f.kind == "bool":
             w = QCheckBox()
             w.setChecked(bool(value))
-            w.toggled.connect(lambda _=None: self.edited.emit())
+            w.toggled.connect(emit)
         elif f.kind == "choice":
             w = QComboBox()
             w.addItems([str(c) for c in f.choices])
             w.setCurrentText(str(value))
-            w.currentTextChanged.connect(lambda _=None: self.edited.emit())
+            w.currentTextChanged.connect(emit)
         elif f.kind == "int":
             w = QSpinBox()
             w.setRange(int(f.low) if f.low is not None else -10**6, 10**6)
             w.setValue(int(value if value is not None else 0))
-            w.valueChanged.connect(lambda _=None: self.edited.emit())
+            w.valueChanged.connect(emit)
         else:
             w = QLineEdit(number_text(value))
             w.setPlaceholderText("off" if f.optional else "")
-            w.textEdited.connect(lambda _=None: self.edited.emit())
+            w.textEdited.connect(emit)
         return w
 
     def values(self) -> dict[str, Any]:

@@ -156,13 +156,12 @@ class SetupView(QWidget):
         form.addRow("flip", self.flip)
         form.addRow("random crop", self.crop)
         form.addRow("rotation", self.rotation)
-        for w in (self.dataset,):
-            w.currentTextChanged.connect(self._edited)
-        for w in (self.flip,):
-            w.currentTextChanged.connect(self._edited)
-        self.path.editingFinished.connect(self._edited)
-        for w in (self.val_split, self.rotation, self.limit, self.crop):
-            w.valueChanged.connect(self._edited)
+        self.dataset.currentTextChanged.connect(self._edit("dataset"))
+        self.flip.currentTextChanged.connect(self._edit("augment flip"))
+        self.path.editingFinished.connect(self._edit("dataset path"))
+        for w, name in ((self.val_split, "validation_split"), (self.limit, "limit"),
+                        (self.crop, "augment crop"), (self.rotation, "augment rotation")):
+            w.valueChanged.connect(self._edit(name))
         self.preview_button = QPushButton("Preview samples")
         self.preview_button.clicked.connect(self.load_samples)
         self.samples = QHBoxLayout()
@@ -184,7 +183,7 @@ class SetupView(QWidget):
         self.optimizer.addItems(OPTIMIZERS)
         self.optimizer.currentTextChanged.connect(self._optimizer_changed)
         self.optimizer_form = FieldForm()
-        self.optimizer_form.edited.connect(self._edited)
+        self.optimizer_form.edited.connect(lambda key: self._edited(f"optimizer {key}"))
         v.addWidget(self.optimizer)
         v.addWidget(self.optimizer_form)
         self.lr_test = LRRangeTest()
@@ -203,7 +202,7 @@ class SetupView(QWidget):
         editor = self.optimizer_form.editors.get("learning_rate")
         if editor is not None:
             editor.setText(f"{rate:.3g}")
-            self._edited()
+            self._edited("optimizer learning_rate")
 
     def _schedule_box(self) -> QGroupBox:
         box = QGroupBox("Learning-rate schedule")
@@ -217,7 +216,7 @@ class SetupView(QWidget):
         top.addWidget(self.steps_label, 1)
         v.addLayout(top)
         self.schedule_form = FieldForm()
-        self.schedule_form.edited.connect(self._edited)
+        self.schedule_form.edited.connect(lambda key: self._edited(f"schedule {key}"))
         v.addWidget(self.schedule_form)
         self.preview = plot("Learning rate over the planned run", "rate", "optimizer step",
                             legend=False)
@@ -262,11 +261,12 @@ class SetupView(QWidget):
         form.addRow(self.options_note)
         form.addRow("precision", self.mixed)
         form.addRow("early stop", self.early)
-        for w in (self.epochs, self.batch_size, self.early):
-            w.valueChanged.connect(self._edited)
-        for w in (self.backend, self.device):
-            w.currentTextChanged.connect(self._edited)
-        self.mixed.toggled.connect(self._edited)
+        for w, name in ((self.epochs, "epochs"), (self.batch_size, "batch_size"),
+                        (self.early, "early_stopping")):
+            w.valueChanged.connect(self._edit(name))
+        self.backend.currentTextChanged.connect(self._edit("backend"))
+        self.device.currentTextChanged.connect(self._edit("device"))
+        self.mixed.toggled.connect(self._edit("mixed_precision"))
         self.heads_form = QFormLayout()
         heads = QWidget()
         heads.setLayout(self.heads_form)
@@ -354,13 +354,13 @@ class SetupView(QWidget):
         if self._loading:
             return
         self.optimizer_form.set_fields(OPTIMIZER_FIELDS[name], {})
-        self._edited()
+        self._edited("optimizer")
 
     def _schedule_changed(self, name: str) -> None:
         if self._loading:
             return
         self.schedule_form.set_fields(SCHEDULE_FIELDS[name], {})
-        self._edited()
+        self._edited("schedule")
 
     def _browse(self) -> None:
         if self.dataset.currentText() == "folder":
@@ -370,7 +370,7 @@ class SetupView(QWidget):
                                                   filter="Data (*.npz *.csv);;All files (*)")
         if path:
             self.path.setText(path)
-            self._edited()
+            self._edited("dataset path")
 
     # -- reading the editors --------------------------------------------------------
 
@@ -419,19 +419,20 @@ class SetupView(QWidget):
             d.pop("augment", None)
         return d
 
-    def _edited(self, *_: Any) -> None:
+    def _edit(self, name: str):
+        """A slot for the editor of the field ``name`` (any signal arguments)."""
+        return lambda *_: self._edited(name)
+
+    def _edited(self, name: str | None = None) -> None:
+        """Writes the editors to the project: one undo step named after the
+        field ``name`` that the user changed (found by comparison when None)."""
         if self._loading or self.document is None:
             return
         project, history = self.document.project, self.document.history
         training, dataset = self.training_settings(), self.dataset_settings()
-        steps = [step for step in (settings_step(project, "training", training),
-                                   settings_step(project, "dataset", dataset)) if step]
-        if len(steps) == 1:
-            history.push(steps[0])
-        elif steps:  # one action, one undo step
-            with history.macro(" and ".join(step.text for step in steps)):
-                for step in steps:
-                    history.push(step)
+        step = settings_step(project, {"training": training, "dataset": dataset}, name)
+        if step is not None:
+            history.push(step)
         self.redraw_preview()
         self.changed.emit()
 

@@ -38,32 +38,49 @@ class SetSettings(Command):
     ``("optimizer", "learning_rate")``; see :func:`settings_step`), and
     consecutive edits of the same field merge into one undo step, as typing in
     one field of the inspector does (``SetParam``); an edit of another field is a
-    step of its own. Undo restores the whole section as it was, so keys the edit
+    step of its own. Undo restores the sections as they were, so keys the edit
     added or dropped come and go exactly.
+
+    Args:
+        project: the project.
+        section: ``"training"`` or ``"dataset"``.
+        value: the section's new content.
+        text: the step's name.
+        field: what the step merges by (None: its text and section).
+        also: other sections that change in the same step (``{"dataset":
+            {...}}``: defaults a form spells out along with the edited field).
     """
 
     def __init__(self, project: Project, section: str, value: dict[str, Any], text: str = "",
-                 field: tuple[str, ...] | None = None):
-        if section not in ("training", "dataset"):
-            raise ValueError(f"section must be 'training' or 'dataset'. Received: {section!r}")
+                 field: tuple[str, ...] | None = None,
+                 also: dict[str, dict[str, Any]] | None = None):
+        sections = {section: value, **(also or {})}
+        for name in sections:
+            if name not in ("training", "dataset"):
+                raise ValueError("section must be 'training' or 'dataset'. Received: "
+                                 f"{name!r}")
         self.project = project
         self.section = section
         self.field = tuple(field) if field is not None else None
-        self.old = copy.deepcopy(getattr(project, section))
-        self.new = copy.deepcopy(value)
+        self.old = {name: copy.deepcopy(getattr(project, name)) for name in sections}
+        self.new = copy.deepcopy(sections)
         self.text = text or f"Set {section} settings"
 
     def redo(self) -> None:
-        setattr(self.project, self.section, copy.deepcopy(self.new))
+        for name, value in self.new.items():
+            setattr(self.project, name, copy.deepcopy(value))
 
     def undo(self) -> None:
-        setattr(self.project, self.section, copy.deepcopy(self.old))
+        for name, value in self.old.items():
+            setattr(self.project, name, copy.deepcopy(value))
 
     def merge_with(self, other: Command) -> bool:
         if (isinstance(other, SetSettings) and other.project is self.project
-                and other.section == self.section and other.field == self.field
-                and other.text == self.text):
-            self.new = copy.deepcopy(other.new)
+                and other.field == self.field and other.text == self.text
+                and (self.field is not None or other.section == self.section)):
+            for name, value in other.new.items():
+                self.old.setdefault(name, copy.deepcopy(other.old[name]))
+                self.new[name] = copy.deepcopy(value)
             return True
         return False
 
@@ -92,7 +109,7 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any],
                 and (a is not _MISSING or b is not _MISSING):
             a = {} if a is _MISSING else a
             b = {} if b is _MISSING else b
-            if "name" in a and "name" in b and a["name"] != b["name"]:
+            if ("name" in a or "name" in b) and a.get("name") != b.get("name"):
                 out.append((*prefix, key))
             else:
                 out.extend(changed_fields(a, b, (*prefix, key)))
@@ -101,28 +118,47 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any],
     return out
 
 
-def settings_step(project: Project, section: str,
-                  value: dict[str, Any]) -> SetSettings | None:
-    """The undo step that sets ``section`` to ``value``, named after what changed.
+def settings_step(project: Project, sections: dict[str, dict[str, Any]],
+                  name: str | None = None) -> SetSettings | None:
+    """The one undo step that sets the project's ``sections``, named after the
+    field that changed.
+
+    Args:
+        project: the project.
+        sections: new contents by section (``{"training": {...}, "dataset":
+            {...}}``); unchanged sections are left out of the step.
+        name: the field the user edited (``"optimizer learning_rate"``): the
+            step's name, and what it merges by. Other keys that change with it
+            (defaults a form spells out on a first edit) ride along in the same
+            step. None: named after the fields that differ.
 
     Returns:
         ``None`` when nothing changed; else a :class:`SetSettings` whose text
         names the field (``"Set optimizer learning_rate"``, ``"Set batch_size"``,
-        ``"Set dataset name"``; several fields changed by one action are named
+        ``"Set dataset"``; several fields changed by one action are named
         together) and whose ``field`` makes it merge with the next edit of the
         same field only.
     """
-    fields = changed_fields(getattr(project, section), value)
-    if not fields:
+    changed = {section: changed_fields(getattr(project, section), value)
+               for section, value in sections.items()}
+    changed = {section: fields for section, fields in changed.items() if fields}
+    if not changed:
         return None
     names = []
-    for path in fields:
-        words = list(path)
-        if section == "dataset" and words[0] in ("name", "path"):
-            words.insert(0, "dataset")
-        names.append(" ".join(words))
-    field = fields[0] if len(fields) == 1 else tuple("+".join(p) for p in fields)
-    return SetSettings(project, section, value, "Set " + ", ".join(names), field=field)
+    for section, fields in changed.items():
+        for path in fields:
+            words = list(path)
+            if section == "dataset" and words[0] in ("name", "path"):
+                words = ["dataset"] if words == ["name"] else ["dataset", *words]
+            names.append(" ".join(words))
+    if name:
+        text, field = f"Set {name}", tuple(name.split())
+    else:
+        text = "Set " + ", ".join(names)
+        field = tuple(names) if len(names) > 1 else tuple(names[0].split())
+    first, *others = changed
+    return SetSettings(project, first, sections[first], text, field=field,
+                       also={section: sections[section] for section in others})
 
 
 def estimate_steps_per_epoch(training: dict[str, Any], dataset: dict[str, Any]) -> int:

@@ -36,7 +36,7 @@ def test_each_settings_field_is_its_own_undo_step(panel_window, qtbot):
     setup.flip.setCurrentText("horizontal")
     assert history.undo_text == "Set augment flip"
     setup.dataset.setCurrentText("shapes")
-    assert history.undo_text == "Set dataset name"
+    assert history.undo_text == "Set dataset"
     setup.optimizer.setCurrentText("rmsprop")  # another optimizer: its keys go with it
     assert history.undo_text == "Set optimizer"
     assert len(history) == before + 5
@@ -162,3 +162,20 @@ def test_a_project_device_this_machine_lacks_is_kept(panel_window, qtbot):
 ])
 def test_nvidia_smi_lines_are_read(text, names):
     assert probes.parse_gpu_list(text) == names
+
+
+def test_a_first_edit_spells_out_defaults_in_the_same_named_step(make_window,
+                                                                  small_project):
+    window = make_window(small_project)
+    setup = window.training_panel.setup
+    project, history = window.document.project, window.document.history
+    training, dataset = dict(project.training), dict(project.dataset)
+    before = len(history)
+    setup.epochs.setValue(3)
+    setup.epochs.setValue(4)
+    # The form's defaults (optimizer, dataset name, ...) come along, in the same
+    # step, named after what the user edited; the second edit merged into it.
+    assert history.undo_text == "Set epochs" and len(history) == before + 1
+    assert project.training["epochs"] == 4 and project.dataset != dataset
+    history.undo()
+    assert project.training == training and project.dataset == dataset
