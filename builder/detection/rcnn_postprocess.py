@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from builder.detection.ops import batched_nms
+from builder.detection.proposals import greedy_nms
 from builder.detection.rcnn_boxes import BOX_HEAD_WEIGHTS, decode_deltas
 
 
@@ -53,7 +53,7 @@ def detect_boxes(class_logits, box_deltas, rois, score_threshold=0.05, nms_iou=0
     scores, index = ops.top_k(scores, k)
     cand = ops.take_along_axis(boxes, ops.expand_dims(index, -1), axis=1)
     cls = index % c
-    scores = scores * batched_nms(cand, scores, cls, nms_iou)
+    scores = scores * greedy_nms(cand, scores, cls, nms_iou)
     d = int(max_detections)
     if k < d:   # fewer pairs than detections: pad so top_k can return D rows
         cand = ops.pad(cand, ((0, 0), (0, d - k), (0, 0)))

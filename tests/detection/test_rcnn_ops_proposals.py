@@ -8,8 +8,9 @@ import pytest
 keras = pytest.importorskip("keras")
 from keras import ops  # noqa: E402
 
+from builder.detection.ops import batched_nms, pairwise_iou  # noqa: E402
 from builder.detection.proposals import (  # noqa: E402
-    generate_proposals, generate_proposals_numpy)
+    generate_proposals, generate_proposals_numpy, greedy_nms, self_iou)
 from builder.detection.rcnn_boxes import FPNAnchors, anchors_per_level, fpn_anchors  # noqa: E402
 
 
@@ -77,3 +78,23 @@ def test_no_gradient_and_static_shapes():
     assert tuple(boxes.shape) == (None, 8, 4) and tuple(scores.shape) == (None, 8)
     with pytest.raises(ValueError, match="anchors_per_level"):
         generate_proposals(obj, tf.zeros((1, len(anchors), 4)), anchors, [1, 2], 20, 8)
+
+
+def test_fixed_point_nms_equals_the_greedy_loop():
+    rng = np.random.default_rng(7)
+    c, s = rng.uniform(0.2, 0.8, (3, 120, 2)), rng.uniform(0.05, 0.4, (3, 120, 2))
+    boxes = np.clip(np.concatenate([c - s / 2, c + s / 2], -1), 0, 1).astype(np.float32)
+    groups = rng.integers(0, 3, (3, 120)).astype(np.int32)
+    scores = np.sort(rng.uniform(0, 1, (3, 120)))[:, ::-1].astype(np.float32)
+    scores[:, 100:] = 0                                   # padding rows
+    np.testing.assert_allclose(ops.convert_to_numpy(self_iou(boxes)),
+                               ops.convert_to_numpy(pairwise_iou(boxes, boxes)), atol=1e-6)
+    for thr in (0.2, 0.5):
+        want = ops.convert_to_numpy(batched_nms(boxes, scores, groups, thr))
+        got = ops.convert_to_numpy(greedy_nms(boxes, scores, groups, thr))
+        np.testing.assert_array_equal(got, want)
+        assert 0 < want.sum() < 300                       # some boxes are suppressed
+    # A chain a > b > c where b suppresses c only if b survives: a kills b, so c stays.
+    chain = np.array([[[0, 0, 1, 0.50], [0, 0.2, 1, 0.70], [0, 0.4, 1, 0.9]]], np.float32)
+    keep = greedy_nms(chain, np.array([[3.0, 2.0, 1.0]]), np.zeros((1, 3), "int32"), 0.4)
+    assert ops.convert_to_numpy(keep).tolist() == [[1.0, 0.0, 1.0]]
