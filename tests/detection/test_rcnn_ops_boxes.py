@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -85,3 +87,13 @@ def test_coder_matches_numpy_twins_and_round_trips():
     assert batched.shape == (2, 50, 4)
     np.testing.assert_allclose(batched[1], decode_deltas_numpy(deltas, ref), rtol=1e-4,
                                atol=1e-5)
+
+
+def test_anchor_functions_do_not_import_keras():
+    # The analysis tier may count anchors; it must not pull in Keras or TensorFlow.
+    code = ("import sys; from builder.detection import rcnn_boxes as r; "
+            "assert sum(r.anchors_per_level(64)) == len(r.fpn_anchors(64)) == 1023; "
+            "assert not {'keras', 'tensorflow', 'jax'} & set(sys.modules), sorted(sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-1000:]
