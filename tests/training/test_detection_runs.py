@@ -28,15 +28,14 @@ def _small(template: str, path, samples: int = 160, **dataset):
     return path
 
 
-def test_ssd_small_trains_with_builder_train(tmp_path, capsys):
-    project = _small("ssd_small", tmp_path / "ssd.json")
-    code = main(["train", str(project), "--dataset", "shapes", "--epochs", "3",
-                 "--batch-size", "16", "--out", str(tmp_path / "run"), "--in-process",
-                 "--jit", "off", "--events"])
-    events = _events(capsys.readouterr().out)
-    assert code == 0, events[-1]
+def test_ssd_small_trains_with_builder_train(ssd_run):
+    """ssd_small (Output loss 'multibox') through `builder train --dataset shapes`
+    with the template's task 'detection' (the shared ``ssd_run``)."""
+    events = ssd_run.events
+    assert ssd_run.code == 0, events[-1]
     started = events[0]
     assert started["dataset"] == "shapes" and started["classes"] == 3
+    assert started["samples"] == 128 and started["val_samples"] == 32
     epochs = [e for e in events if e["type"] == "epoch"]
     assert len(epochs) == 3
     assert epochs[-1]["loss"] < 0.8 * epochs[0]["loss"]          # the MultiBox loss falls
@@ -49,11 +48,11 @@ def test_ssd_small_trains_with_builder_train(tmp_path, capsys):
     assert finished["evaluated"] == {"split": "validation", "samples": 32,
                                      "model": "best.keras"}
     # The events file keeps it for the runs list.
-    saved = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").open()]
+    saved = [json.loads(line) for line in (ssd_run.run / "events.jsonl").open()]
     assert saved[-1]["metrics"] == metrics
     from builder.gui.training.state import read_run
 
-    assert read_run(tmp_path / "run").best_metric() == ("map50", metrics["map50"])
+    assert read_run(ssd_run.run).best_metric() == ("map50", metrics["map50"])
 
 
 def test_yolo_small_trains_with_builder_train(tmp_path, capsys):
