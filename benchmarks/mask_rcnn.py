@@ -37,9 +37,10 @@ from builder.detection.rcnn_data import shapes_instances  # noqa: E402
 from builder.training.datasets.shapes import SHAPE_CLASSES  # noqa: E402
 
 
-def train_for(det, data, seconds: float, batch_size: int, learning_rate: float) -> dict:
+def train_for(det, data, seconds: float, batch_size: int, learning_rate: float,
+              jit_compile: bool) -> dict:
     """Fits epoch by epoch while another epoch (as long as the last) fits in ``seconds``."""
-    det.compile(learning_rate=learning_rate)
+    det.compile(learning_rate=learning_rate, jit_compile=jit_compile)
     spent, epochs, last, history = 0.0, 0, 0.0, []
     dropped = False
     while spent + last <= seconds:
@@ -69,6 +70,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--only", choices=["mask", "faster"], help="run one detector")
+    parser.add_argument("--xla", action="store_true",
+                        help="XLA-compile the training step (on this CPU its compilation "
+                             "costs more of the budget than it saves)")
     args = parser.parse_args(argv)
 
     data = shapes_instances(args.train, seed=0)
@@ -82,7 +86,7 @@ def main(argv=None) -> int:
             continue
         keras.utils.set_random_seed(0)
         det = build()
-        fit = train_for(det, data, args.seconds, args.batch_size, args.lr)
+        fit = train_for(det, data, args.seconds, args.batch_size, args.lr, args.xla)
         ev = det.evaluate(val.images, val.y_true, val.masks if det.with_masks else None)
         results[det.name] = {**fit, **ev, "params": det.model.count_params()}
 

@@ -21,7 +21,8 @@ def _trained(build, data, epochs):
     keras.utils.set_random_seed(0)
     det = build(config=rcnn_model.RCNNTrainingConfig(seed=0))
     before = [w.numpy().copy() for w in det.model.weights]
-    det.compile(learning_rate=2e-3)
+    # No XLA: compiling the graph costs more than these few steps.
+    det.compile(learning_rate=2e-3, jit_compile=False)
     history = det.fit(data.images, data.y_true, data.masks if det.with_masks else None,
                       batch_size=8, epochs=epochs, verbose=0).history
     return det, before, history
