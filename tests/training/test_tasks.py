@@ -49,3 +49,34 @@ def test_detection_settings_refused_in_one_line(settings, words):
     with pytest.raises(TrainingError, match=words) as info:
         check_detection_settings(settings)
     assert "\n" not in str(info.value)
+
+
+def test_shapes_detection_and_instances_labels():
+    """The shapes tasks that detectors train on: padded ground truth (boxes in
+    fractions, class -1 pads), and for instances the masks packed behind it."""
+    import numpy as np
+
+    from builder.detection.rcnn_data import unpack_instances
+    from builder.training.datasets import generate_shapes, load_dataset
+
+    spec = {"name": "shapes", "samples": 20, "image_size": 64, "seed": 3}
+    det = load_dataset({**spec, "task": "detection"}, (64, 64, 3))
+    assert det.y_train.shape == (16, 3, 5) and det.y_train.dtype == np.float32
+    assert det.class_names == ["circle", "square", "triangle"]
+    y = np.concatenate([det.y_train, det.y_val])
+    real = y[..., 4] >= 0
+    assert real[:, 0].all() and set(np.unique(y[..., 4])) <= {-1.0, 0.0, 1.0, 2.0}
+    assert np.all((y[..., :4] >= 0) & (y[..., :4] <= 1))
+    assert np.all(y[real][:, 2] > y[real][:, 0]) and np.all(y[real][:, 3] > y[real][:, 1])
+    # Resized with their images: the boxes (fractions) stay, on a 32x32 model input.
+    small = load_dataset({**spec, "task": "detection"}, (32, 32, 3))
+    assert small.x_train.shape[1:] == (32, 32, 3)
+    np.testing.assert_array_equal(small.y_train, det.y_train)
+    # The same scenes as generate_shapes draws (after the seeded split).
+    scenes = generate_shapes(20, 64, seed=3, max_objects=3)
+    assert sorted(map(tuple, np.round(y[:, 0, :4] * 64, 3))) == \
+        sorted(map(tuple, np.round(scenes.boxes[:, 0], 3)))
+    inst = load_dataset({**spec, "task": "instances"}, (64, 64, 3))
+    truth, masks = unpack_instances(inst.y_train, (64, 64))
+    assert inst.y_train.shape == (16, 3, 5 + 64 * 64) and masks.shape == (16, 3, 64, 64)
+    assert np.all(masks[truth[..., 4] < 0] == 0) and masks[truth[..., 4] >= 0].any()

@@ -60,7 +60,9 @@ def load_shapes(spec: dict[str, Any]) -> Raw:
     ``segmentation`` (an ``(H, W)`` class mask per image, 0 = background) or
     ``localization`` (one object: ``[class, y1, x1, y2, x2]``, box in fractions) or
     ``detection`` (1 to ``max_objects`` objects, default 3: padded ground truth
-    ``(N, K, 5)`` = box in fractions + class, class -1 on padding rows).
+    ``(N, K, 5)`` = box in fractions + class, class -1 on padding rows) or
+    ``instances`` (that ground truth with the flattened instance masks appended:
+    ``(N, K, 5 + H*W)``, :func:`builder.detection.rcnn_data.pack_instances`).
     """
     count = int(spec.get("samples", 2000))
     size = int(spec.get("image_size", 32))
@@ -72,13 +74,22 @@ def load_shapes(spec: dict[str, Any]) -> Raw:
     if task == "localization":
         x, y = shapes_localization(count, size, **args)
         return x, y, None, None, list(SHAPE_CLASSES)
+    if task == "instances":
+        # Mask R-CNN's labels: padded ground truth + flattened instance masks in one
+        # array (N, K, 5 + H*W) that splits and shuffles as one (rcnn_data.pack_instances).
+        from builder.detection.rcnn_data import pack_instances, shapes_instances  # noqa: PLC0415
+
+        d = shapes_instances(count, size, seed=args["seed"],
+                             max_objects=int(spec.get("max_objects", 3)))
+        return d.images, pack_instances(d.y_true, d.masks), None, None, list(SHAPE_CLASSES)
     if task == "detection":
         x, y = shapes_detection(count, size, max_objects=int(spec.get("max_objects", 3)),
                                 **args)
         return x, y, None, None, list(SHAPE_CLASSES)
     if task != "classification":
         raise DatasetError("The shapes dataset's task must be 'classification', "
-                           f"'segmentation', 'localization' or 'detection'. "
+                           f"'segmentation', 'localization', 'detection' or "
+                           "'instances'. "
                            f"Received: {task!r}")
     x, y = shapes_classification(count, size, **args)
     return x, y, None, None, list(SHAPE_CLASSES)
