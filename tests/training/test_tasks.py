@@ -80,3 +80,36 @@ def test_shapes_detection_and_instances_labels():
     truth, masks = unpack_instances(inst.y_train, (64, 64))
     assert inst.y_train.shape == (16, 3, 5 + 64 * 64) and masks.shape == (16, 3, 64, 64)
     assert np.all(masks[truth[..., 4] < 0] == 0) and masks[truth[..., 4] >= 0].any()
+
+
+@pytest.mark.parametrize("how", ["unit", "standard", "none"])
+def test_predict_prepares_an_image_file_as_the_run_prepared_its_data(how):
+    """A digit saved as an 8-bit picture (0..255) comes out of `builder predict`'s
+    preparation as the same sample of the run's training split."""
+    import numpy as np
+
+    from builder.training.datasets import load_dataset
+    from builder.training.predict import fit_image, normalizer
+
+    spec = {"name": "digits", "normalize": how, "seed": 1}
+    data = load_dataset(spec)                       # no model: no resize
+    raw = load_dataset({**spec, "normalize": "none"}).x_train[0]   # 0..16
+    picture = raw * (255.0 / 16.0)                  # what an image file holds
+    prepared = normalizer({"dataset": spec})(fit_image(picture, (8, 8, 1), "x.png"))
+    np.testing.assert_allclose(prepared, data.x_train[0], rtol=1e-5, atol=1e-5)
+
+
+def test_predict_fits_channels_and_refuses_others():
+    import numpy as np
+
+    from builder.training.predict import fit_image
+
+    rgb = np.zeros((10, 12, 3), np.float32)
+    rgb[..., 1] = 255.0
+    grey = fit_image(rgb, (5, 6, 1), "a.png")
+    assert grey.shape == (5, 6, 1) and np.allclose(grey, 0.587 * 255, atol=1e-3)
+    assert fit_image(grey, (5, 6, 3), "a.png").shape == (5, 6, 3)
+    with pytest.raises(TrainingError, match="a.png: the model takes images with 2 channels"):
+        fit_image(rgb, (5, 6, 2), "a.png")
+    with pytest.raises(TrainingError, match="not images"):
+        fit_image(rgb, (64,), "a.png")
