@@ -91,8 +91,10 @@ def paste_masks_numpy(masks, boxes, image_size, threshold=0.5) -> np.ndarray:
     Each ``m x m`` mask covers its box; every image pixel whose centre lies in the
     box takes the bilinear interpolation of the mask at that point (mask cell
     ``i`` centred at ``(i + 0.5) / m`` of the box; beyond the outer cell centres
-    the values fall towards torchvision's one-cell zero border, to half the edge
-    cell's value at the box edge), and is on where that is ``>= threshold``.
+    the values fall towards a one-cell zero border, to half the edge cell's value
+    at the box edge), and is on where that is ``>= threshold``. This is
+    Detectron2's paste (``grid_sample``, ``align_corners=False``); torchvision's
+    ``paste_masks_in_image`` differs by up to a pixel at the edges (integer boxes, +1).
 
     Args:
         masks: ``(D, m, m)`` probabilities.
