@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/analysis.py
 	$(PY) benchmarks/templates.py
 	$(PY) benchmarks/training.py
+	$(PY) benchmarks/mask_rcnn.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
