@@ -46,7 +46,9 @@ class RCNNTrainingConfig:
     """How many anchors and RoIs each training image samples (torchvision's names).
 
     The defaults are scaled down from torchvision's (256 anchors, 512 RoIs) for
-    64x64 scenes with at most three objects: fewer samples, same fractions.
+    64x64 scenes with at most three objects and 50 proposals per image (the small
+    templates): 64 anchors and 32 RoIs, the same fractions, so at most 8 positive
+    RoIs, all of which the mask head trains on (its convolutions cost the most).
 
     Attributes:
         rpn_batch_size_per_image: anchors sampled for the RPN losses.
@@ -64,9 +66,9 @@ class RCNNTrainingConfig:
     rpn_positive_fraction: float = 0.5
     rpn_fg_iou: float = 0.7
     rpn_bg_iou: float = 0.3
-    box_batch_size_per_image: int = 64
+    box_batch_size_per_image: int = 32
     box_positive_fraction: float = 0.25
-    mask_rois_per_image: int = 16
+    mask_rois_per_image: int = 8
     seed: int | None = None
 
 
@@ -79,6 +81,10 @@ def rcnn_identity_loss(y_true, y_pred):
 
 def _config_dict(config: RCNNTrainingConfig) -> dict:
     return dataclasses.asdict(config)
+
+
+def _loss_spec(batch):
+    return keras.KerasTensor((batch, 1), dtype="float32")
 
 
 def _per_image(value, like):
@@ -111,6 +117,10 @@ class RPNLoss(keras.layers.Layer):
             positive_fraction=c.rpn_positive_fraction, seed=self.seed_generator)
         obj_loss, box_loss = rpn_losses(objectness, deltas, labels, target_deltas)
         return _per_image(obj_loss, y_true[:, 0]), _per_image(box_loss, y_true[:, 0])
+
+    def compute_output_spec(self, objectness, deltas, y_true):
+        # Symbolic tracing cannot always follow the sampling (JAX: dynamic batch).
+        return _loss_spec(y_true.shape[0]), _loss_spec(y_true.shape[0])
 
 
 @keras.saving.register_keras_serializable(package="keras_builder")
@@ -158,6 +168,16 @@ class SampleRoIs(keras.layers.Layer):
         gt_index = ops.take_along_axis(ops.cast(t["gt_index"], "int32"), index, axis=1)
         return out + [mask_rois, mask_classes, gt_index]
 
+    def compute_output_spec(self, proposals, y_true):
+        b, s, m = y_true.shape[0], self.config.box_batch_size_per_image, \
+            self.config.mask_rois_per_image
+        out = [keras.KerasTensor((b, s, 4)), keras.KerasTensor((b, s), dtype="int32"),
+               keras.KerasTensor((b, s, 4))]
+        if self.with_masks:
+            out += [keras.KerasTensor((b, m, 4)), keras.KerasTensor((b, m), dtype="int32"),
+                    keras.KerasTensor((b, m), dtype="int32")]
+        return out
+
 
 @keras.saving.register_keras_serializable(package="keras_builder")
 class BoxHeadLoss(keras.layers.Layer):
@@ -177,6 +197,9 @@ class BoxHeadLoss(keras.layers.Layer):
         box_deltas = ops.reshape(box_deltas, (-1, s, box_deltas.shape[-1]))
         cls_loss, reg_loss = box_head_losses(class_logits, box_deltas, classes, target_deltas)
         return _per_image(cls_loss, classes), _per_image(reg_loss, classes)
+
+    def compute_output_spec(self, class_logits, box_deltas, classes, target_deltas):
+        return _loss_spec(classes.shape[0]), _loss_spec(classes.shape[0])
 
 
 @keras.saving.register_keras_serializable(package="keras_builder")
@@ -198,6 +221,9 @@ class MaskHeadLoss(keras.layers.Layer):
                                            mask_logits.shape[-1]))
         targets = ops.stop_gradient(mask_targets(masks, rois, gt_index, size=m))
         return _per_image(mask_loss(logits, classes, targets), classes)
+
+    def compute_output_spec(self, mask_logits, masks, rois, classes, gt_index):
+        return _loss_spec(classes.shape[0])
 
 
 def _layer_inputs(layer) -> list:
