@@ -148,6 +148,8 @@ def evaluate_run(run_dir: str | Path, which: str = "best") -> dict[str, Any]:
     import keras  # noqa: PLC0415
 
     import builder.compile.custom_layers  # noqa: F401,PLC0415 - registers the layers
+    import builder.detection.ops  # noqa: F401,PLC0415 - and a detector's loss
+    import builder.detection.yolo  # noqa: F401,PLC0415
     from builder.training import cyclical  # noqa: F401,PLC0415 - and the schedule
     from builder.training.datasets import load_dataset  # noqa: PLC0415
     from builder.training.run_dir import read_config  # noqa: PLC0415

@@ -73,6 +73,8 @@ def load_source(target: str | os.PathLike) -> tuple[keras.Model, Project, Path |
         for name in ("best.keras", "last.keras"):
             if (path / name).is_file():
                 import builder.compile.custom_layers  # noqa: F401,PLC0415
+                import builder.detection.ops  # noqa: F401,PLC0415 - a detector's loss
+                import builder.detection.yolo  # noqa: F401,PLC0415
 
                 model = keras.saving.load_model(path / name, safe_mode=True)
                 return model, project, path

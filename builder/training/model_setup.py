@@ -45,6 +45,11 @@ def compile_args(graph: Graph, model: keras.Model) -> dict[str, Any]:
     losses, weights, metrics = [], [], []
     for head, tensor in zip(heads, outputs):
         name = head.get("loss", "sparse_categorical_crossentropy")
+        if name in ("multibox", "yolo"):
+            raise TrainingError(
+                f"The '{name}' loss is built from the graph's detection head and the "
+                "dataset's classes by the detection task of builder train "
+                f"(builder.training.tasks.detector_for). Received: loss={name!r}")
         if name in _CROSSENTROPY:
             losses.append(_CROSSENTROPY[name](
                 from_logits=not _ends_in_probabilities(tensor)))
