@@ -274,11 +274,8 @@ def split_targets(y: np.ndarray, task: str,
 
 
 def join_targets(batch: Batch, task: str, extra: Any, original: np.ndarray) -> np.ndarray:
-    """The task's target array rebuilt from an augmented batch.
-
-    A localization sample whose only object left the image keeps its original
-    box (its image is still augmented, so the caller should avoid that case;
-    :func:`augment_targets` retries such samples without the shift)."""
+    """The task's target array rebuilt from an augmented batch (detection rows
+    that left the image become padding: class -1, zero box)."""
     if task == "segmentation":
         return batch.masks
     if task == "localization":
