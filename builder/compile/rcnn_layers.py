@@ -123,15 +123,19 @@ class Proposals(keras.layers.Layer):
         self.anchors = rcnn_boxes.fpn_anchors(size, config)
         self.anchors_per_level = rcnn_boxes.anchors_per_level(size, config)
 
+    def build(self, input_shape):
+        # Checked here, not in call(): symbolic model building skips call().
+        if tuple(input_shape[0])[1] != len(self.anchors):
+            raise ValueError(
+                f"Proposals has {len(self.anchors)} anchors for image_size "
+                f"{self.image_size} and strides {self.strides}. Received: "
+                f"{tuple(input_shape[0])[1]} objectness logits")
+        self.built = True
+
     def call(self, inputs):
         from builder.detection.proposals import generate_proposals
 
         objectness, deltas = inputs
-        if objectness.shape[1] != len(self.anchors):
-            raise ValueError(
-                f"Proposals has {len(self.anchors)} anchors for image_size "
-                f"{self.image_size} and strides {self.strides}. Received: "
-                f"{objectness.shape[1]} objectness logits")
         boxes, _ = generate_proposals(
             objectness, deltas, self.anchors, self.anchors_per_level,
             pre_nms_top_n=self.pre_nms_top_n,
@@ -240,6 +244,14 @@ class RCNNDetections(keras.layers.Layer):
         self.score_threshold = float(score_threshold)
         self.nms_iou = float(nms_iou)
         self.max_detections = int(max_detections)
+
+    def build(self, input_shape):
+        logits, deltas, rois = (tuple(s) for s in input_shape)
+        if deltas[-1] != 4 * logits[-1] or len(rois) != 3 or rois[1] is None:
+            raise ValueError(
+                "RCNNDetections needs K logits and 4K deltas per RoI and RoIs "
+                f"(B, N, 4). Received: input_shape={input_shape}")
+        self.built = True
 
     def call(self, inputs):
         from builder.detection.rcnn_postprocess import detect_boxes

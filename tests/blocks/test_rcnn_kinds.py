@@ -131,6 +131,8 @@ def test_proposals_refuse_anchor_counts_the_rpn_does_not_give_like_keras():
     arrays = [_arrays([(1008,)])[0], _arrays([(1008, 4)])[0]]
     with pytest.raises(ValueError, match="1008"):
         _layer(spec, p)(arrays)
+    with pytest.raises(ValueError, match="1008"):  # already when a model is drawn
+        _layer(spec, p)([keras.Input((1008,)), keras.Input((1008, 4))])
 
 
 def test_multilevel_roi_align_folds_rois_into_the_batch_image_by_image():
@@ -170,6 +172,9 @@ def test_rcnn_detections_refuse_box_deltas_of_the_wrong_width():
     spec = CATALOG.get("RCNNDetections")
     with pytest.raises(ShapeIssue, match="4K box deltas"):
         spec.shape(spec.defaults(), [(None, 4), (None, 12), (None, 6, 4)], Notes())
+    with pytest.raises(ValueError, match="4K deltas"):
+        _layer(spec, spec.defaults())([keras.Input((4,)), keras.Input((12,)),
+                                       keras.Input((6, 4))])
 
 
 def test_rcnn_masks_pick_each_detection_s_own_class_channel():
