@@ -4,7 +4,7 @@ Each detector (templates ``mask_rcnn_small`` and ``faster_rcnn_small``, 64x64
 input, 3 classes) trains with Adam on seeded `shapes` instance scenes (1 to 3
 objects, instance masks) for a wall-clock budget (``--seconds``, default 480 s:
 issue 5's "within 8 minutes of training"), ``--chunk`` images at a time while one more chunk
-(as long as the last) fits in the budget, the learning rate following a cosine
+(as long as the slowest of the last three) fits in the budget, the learning rate following a cosine
 from ``--lr`` down to 5% of it over the budget. Then it is scored on scenes drawn with
 another seed: box recall@0.5 (ground-truth objects with a detection of box
 IoU >= 0.5), mean mask IoU of the matched objects (masks pasted at image size),
