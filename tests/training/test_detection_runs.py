@@ -84,3 +84,19 @@ def test_detection_refusals():
         task_name({"dataset": {"task": "classification"}}, project.graph)
     with pytest.raises(TrainingError, match="boxes per location"):
         anchor_config(project.graph, {"aspect_ratios": [[2, 3]] * 4})
+
+
+def test_a_detection_run_evaluates_and_exports(ssd_run):
+    """Its .keras file names the MultiBox loss: evaluate and export load it."""
+    from builder.training.cli_commands import evaluate_run
+    from builder.training.export import load_source
+    from builder.training.model_setup import compile_args
+
+    metrics = evaluate_run(ssd_run.run)
+    assert metrics["samples"] == 32 and math.isfinite(metrics["metrics"]["loss"])
+    model, project, _ = load_source(ssd_run.run)     # what builder export starts from
+    assert model.loss.name == "multibox_loss"
+    # The loss needs the data's classes: plain compile_args (lr-find, the Python
+    # export) names the way instead.
+    with pytest.raises(TrainingError, match="'multibox' loss is built"):
+        compile_args(project.graph, model)
