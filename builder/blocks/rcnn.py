@@ -136,6 +136,13 @@ def _proposals_shape(p, ins, notes):
             f"outputs. Received: {scores[1]} anchors",
             fix="Set image_size to the Input's size and one stride per RPN level "
                 "(RPNHead anchors = number of ratios).", field="image_size")
+    candidates = sum(min(p["pre_nms_top_n"], r * c * a) for r, c, a in anchor_grid(p))
+    if candidates < p["post_nms_top_n"]:
+        notes.warn(f"Proposals keeps at most {candidates} candidates (pre_nms_top_n "
+                   f"{p['pre_nms_top_n']} per level), fewer than post_nms_top_n "
+                   f"{p['post_nms_top_n']}: the last rows are always zero padding.",
+                   fix="Lower post_nms_top_n or raise pre_nms_top_n.",
+                   field="post_nms_top_n")
     return [(scores[0], p["post_nms_top_n"], 4)]
 
 

@@ -220,3 +220,15 @@ def test_a_frozen_keras_batch_norm_imports_frozen():
     node = imported.project.graph.nodes[imported.layer_nodes["bn"]]
     assert node.params["trainable"] is False
     assert not any("frozen" in w for w in imported.warnings)
+
+
+def test_proposals_warn_when_post_nms_asks_for_more_than_can_survive():
+    spec = CATALOG.get("Proposals")
+    ins = [(None, 1008), (None, 1008, 4)]
+    notes = Notes()
+    spec.shape({**spec.defaults(), **SMALL}, ins, notes)
+    assert notes.items == []
+    spec.shape({**spec.defaults(), **SMALL, "pre_nms_top_n": 10, "post_nms_top_n": 40},
+               ins, notes)
+    ((message, _, field),) = notes.items
+    assert "at most 30 candidates" in message and field == "post_nms_top_n"
