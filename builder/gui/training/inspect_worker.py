@@ -51,15 +51,20 @@ def inspect(run_dir: str | Path, out_path: str | Path, layer: str | None = None)
 
     from builder.training.datasets import load_dataset  # noqa: PLC0415
     from builder.training.export import load_source  # noqa: PLC0415
-    from builder.training.run_dir import read_config  # noqa: PLC0415
+    from builder.training.run_dir import load_run_project, read_config  # noqa: PLC0415
     # tasks imports the detection losses too, which a detector's .keras file names.
     from builder.training.tasks import get_task, task_name  # noqa: PLC0415
 
-    model, project, _ = load_source(run_dir)
     config = read_config(run_dir)
+    task = get_task(task_name(config, load_run_project(run_dir).graph))
+    if task.name == "classification":
+        model, project, _ = load_source(run_dir)
+        if len(model.outputs) == 1 and len(model.outputs[0].shape) == 4:
+            task = get_task("segmentation")  # per-pixel labels of a user's npz
+    else:  # the task's inference model (Mask R-CNN saves a training model)
+        model, project = task.load_model(Path(run_dir)), load_run_project(run_dir)
     data = load_dataset(config["dataset"], tuple(model.inputs[0].shape[1:]))
     x, y = data.x_val, data.y_val
-    task = get_task(task_name(config, project.graph, model))
     if task.name != "classification":
         drawn, captions = _drawn(task, model, project, config, data, Path(run_dir))
         np.savez_compressed(
