@@ -127,3 +127,30 @@ def test_small_mask_rcnn_script_and_keras_file_give_the_same_detections(small_mo
         if nid == "proposals":
             want["image_size"] = [64, 64]
         assert (node.kind, node.params) == (graph.nodes[nid].kind, want)
+
+
+def test_summary_lists_the_rpn_maps_anchors_per_location_and_total(full_models):
+    from builder.detection.rcnn_boxes import FPNAnchors, fpn_anchors
+    from builder.detection.summary import detection_summary, rpn_heads
+
+    graph, analysis, model = full_models["mask_rcnn_resnet50_fpn"]
+    rows = rpn_heads(graph, analysis)
+    assert [(r.feature_node, r.height, r.width, r.anchors, r.size, r.stride)
+            for r in rows] == [("fpn_p2", 200, 200, 3, 32, 4), ("fpn_p3", 100, 100, 3, 64, 8),
+                               ("fpn_p4", 50, 50, 3, 128, 16), ("fpn_p5", 25, 25, 3, 256, 32),
+                               ("fpn_p6", 13, 13, 3, 512, 64)]
+    total = len(fpn_anchors(800, FPNAnchors()))   # the anchors the Proposals layer uses
+    assert sum(r.boxes for r in rows) == total == model.get_layer("rpn").output[0].shape[1]
+    text = detection_summary(graph, analysis)
+    assert "Region proposal network" in text and "fpn_p6" in text
+    assert text.splitlines()[-1].split() == ["total", f"{total:,}"]
+
+
+def test_builder_summary_prints_the_rpn_table():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "builder", "summary", "mask_rcnn_small"],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    tail = out[out.index("Region proposal network"):].splitlines()
+    assert tail[2].split()[:2] == ["fpn_p2", "16x16"] and tail[-1].split()[-1] == "1,008"
