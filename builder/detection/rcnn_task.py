@@ -1,4 +1,4 @@
-"""The ``instances`` task: Mask R-CNN / Faster R-CNN through ``builder train`` and ``builder predict``.
+"""The ``instances`` task: Mask R-CNN and Faster R-CNN in ``builder train`` and ``predict``.
 
 A run's dataset ``{"name": "shapes", "task": "instances", ...}`` gives images and
 packed labels ``(N, K, 5 + H*W)`` (:func:`builder.detection.rcnn_data.pack_instances`:
