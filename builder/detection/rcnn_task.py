@@ -158,7 +158,8 @@ def _inference_from(graph, fit: keras.Model) -> keras.Model:
         layer = stack.pop()
         if isinstance(layer, keras.Model):
             stack.extend(layer.layers)
-        layers.setdefault(layer.name, layer)
+        elif layer.weights:  # the loss outputs are weightless layers named like heads
+            layers.setdefault(layer.name, layer)
     for layer in model.layers:
         if layer.weights and layer.name in layers:
             layer.set_weights(layers[layer.name].get_weights())

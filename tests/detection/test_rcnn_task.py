@@ -48,6 +48,13 @@ def test_instances_task_sets_up_evaluates_reloads_and_predicts(tmp_path, data):
     metrics = task.evaluate(fit, project.graph, data, {})
     assert {"box_recall50", "map50"} <= set(metrics)
     assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    # A task instance that did not set the run up rebuilds the inference model
+    # from the fit model's layers.
+    from builder.detection.rcnn_task import _inference_from
+    rebuilt = _inference_from(project.graph, fit)
+    assert len(rebuilt.weights) == len(model.weights)
+    for a, b in zip(model.weights, rebuilt.weights):
+        assert np.array_equal(a.numpy(), b.numpy()), a.path
 
     # What the runner leaves behind: the fit model's checkpoint and the run's files.
     fit.save(tmp_path / "best.keras")
