@@ -221,6 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["gui", *([] if argv is None else argv)])
+    if not getattr(args, "debug", False):
+        # TensorFlow's C++ start-up lines (CPU features, "failed call to cuInit" on a
+        # machine without a GPU) are noise under a command's own one-line messages;
+        # a TF_CPP_MIN_LOG_LEVEL the user set wins.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         return args.func(args)
     except BuilderError as exc:
