@@ -322,7 +322,19 @@ class SetupView(QWidget):
         while self.heads_form.rowCount():
             self.heads_form.removeRow(0)
         self.head_editors = {}
-        outputs = [n for n in self.document.graph.nodes.values() if n.kind == "Output"]
+        nodes = self.document.graph.nodes.values()
+        if any(n.kind == "RCNNDetections" for n in nodes):
+            # A two-stage detector's Outputs are its inference results; the run trains
+            # the R-CNN losses on the dataset's boxes (and masks), whatever they say.
+            masks = any(n.kind == "RCNNMasks" for n in nodes)
+            note = QLabel("Two-stage detector: trained with its own losses (RPN "
+                          "objectness and box, classifier, box regression"
+                          + (", mask" if masks else "") + ") on the dataset's boxes"
+                          + (" and masks" if masks else "") + ".")
+            note.setWordWrap(True)
+            self.heads_form.addRow(note)
+            return
+        outputs = [n for n in nodes if n.kind == "Output"]
         for node in outputs:
             loss = QComboBox()
             loss.addItems(LOSSES)

@@ -157,3 +157,15 @@ def test_a_past_run_replays_in_live_from_its_events_file(panel_window, tmp_path)
     assert "FAILED: CUDA out of memory" in panel.live.log.toPlainText()
     assert "CUDA out of memory" in panel.live.status.text()
     assert panel.controller.run_dir == run  # Resume would continue this run
+
+
+def test_a_two_stage_detector_shows_its_own_losses_not_per_output_choices(make_window):
+    project = builder.load(builder.template_path("mask_rcnn_small"))
+    project.path = None
+    window = make_window(project)
+    setup = window.training_panel.setup
+    assert setup.head_editors == {}
+    texts = [setup.heads_form.itemAt(i).widget().text()
+             for i in range(setup.heads_form.count())
+             if setup.heads_form.itemAt(i).widget() is not None]
+    assert any("mask" in t and "RPN" in t for t in texts)
