@@ -168,9 +168,9 @@ def predict_images(run_dir: str | os.PathLike, paths: Sequence[str | os.PathLike
     task = get_task(task_name(config, graph))
     model = task.load_model(run_dir, which)
     input_shape = tuple(model.inputs[0].shape[1:])
-    if task.name == "classification" and len(model.outputs) == 1 and \
-            len(model.outputs[0].shape) == 4 and not (config.get("dataset") or {}).get("task"):
-        task = get_task("segmentation")  # a per-pixel head on a user's npz masks
+    # With the model known, a per-pixel head (a user's npz masks) reads as segmentation;
+    # classification and segmentation models load alike.
+    task = get_task(task_name(config, graph, model))
     fitted = np.stack([fit_image(a, input_shape, p) for a, p in zip(raw, paths)])
     batch = normalizer(config)(fitted).astype(np.float32)
     names = class_names(config)

@@ -56,13 +56,15 @@ def inspect(run_dir: str | Path, out_path: str | Path, layer: str | None = None)
     from builder.training.tasks import get_task, task_name  # noqa: PLC0415
 
     config = read_config(run_dir)
-    task = get_task(task_name(config, load_run_project(run_dir).graph))
+    project = load_run_project(run_dir)
+    task = get_task(task_name(config, project.graph))
     if task.name == "classification":
         model, project, _ = load_source(run_dir)
-        if len(model.outputs) == 1 and len(model.outputs[0].shape) == 4:
-            task = get_task("segmentation")  # per-pixel labels of a user's npz
+        # A per-pixel head (a user's npz masks) reads as segmentation once the model is known.
+        task = get_task(task_name(config, project.graph, model))
     else:  # the task's inference model (Mask R-CNN saves a training model)
-        model, project = task.load_model(Path(run_dir)), load_run_project(run_dir)
+        model = task.load_model(Path(run_dir))
+    conv = _conv_layers(model, keras)
     data = load_dataset(config["dataset"], tuple(model.inputs[0].shape[1:]))
     x, y = data.x_val, data.y_val
     if task.name != "classification":
@@ -72,8 +74,8 @@ def inspect(run_dir: str | Path, out_path: str | Path, layer: str | None = None)
             confusion=np.zeros((0, 0), np.int64), accuracy=float("nan"),
             images=x[:SAMPLES], labels=np.zeros((0,), np.int64),
             top_classes=np.zeros((0, 5), np.int64), top_probs=np.zeros((0, 5)),
-            conv_layers=np.array(_conv_layers(model, keras), dtype=str),
-            **_features(model, x, layer, keras),
+            conv_layers=np.array(conv, dtype=str),
+            **_features(model, x, layer, conv, keras),
             class_names=np.array(data.class_names, dtype=str))
         return
     probs = _probabilities(model.predict(x, batch_size=64, verbose=0))
@@ -88,8 +90,8 @@ def inspect(run_dir: str | Path, out_path: str | Path, layer: str | None = None)
         accuracy=float((predicted == y).mean()),
         images=x[:SAMPLES], labels=y[:SAMPLES], top_classes=top,
         top_probs=np.take_along_axis(probs[:SAMPLES], top, axis=1),
-        conv_layers=np.array(_conv_layers(model, keras), dtype=str),
-        **_features(model, x, layer, keras), class_names=np.array(data.class_names, dtype=str))
+        conv_layers=np.array(conv, dtype=str),
+        **_features(model, x, layer, conv, keras), class_names=np.array(data.class_names, dtype=str))
 
 
 def _conv_layers(model, keras) -> list[str]:
@@ -98,12 +100,11 @@ def _conv_layers(model, keras) -> list[str]:
             and not isinstance(lyr, keras.layers.InputLayer)]
 
 
-def _features(model, x, layer, keras) -> dict:
-    """``features`` (H, W, C) of ``layer`` (default: the first conv) for the first
-    validation sample, and ``feature_layer``."""
+def _features(model, x, layer, conv, keras) -> dict:
+    """``features`` (H, W, C) of ``layer`` (default: the first of the ``conv``
+    layers) for the first validation sample, and ``feature_layer``."""
     import numpy as np  # noqa: PLC0415
 
-    conv = _conv_layers(model, keras)
     feature_layer = layer if layer in conv else (conv[0] if conv else "")
     features = np.zeros((0, 0, 0), np.float32)
     if feature_layer:
