@@ -101,14 +101,14 @@ RPN_HEAD = BlockSpec(
 
 # -- Proposals ----------------------------------------------------------------
 
-def anchor_grid(p, image_size=None) -> list[tuple[int, int, int]]:
+def anchor_grid(p) -> list[tuple[int, int, int]]:
     """``(rows, cols, anchors per location)`` of each level of a Proposals node.
 
     A level of stride ``s`` has ``ceil(H / s) × ceil(W / s)`` locations (the
     size "same"-padded stride-2 layers and P6's 1×1/2 max pool give), each with
     one anchor per aspect ratio.
     """
-    h, w = pair(image_size if image_size is not None else p["image_size"])
+    h, w = pair(p["image_size"])
     a = len(_ratios(p["ratios"]))
     return [(-(-h // s), -(-w // s), a) for s in p["strides"]]
 
@@ -127,16 +127,17 @@ def _proposals_shape(p, ins, notes):
     if len(p["sizes"]) != len(p["strides"]):
         raise ShapeIssue("Proposals needs one anchor size per level (stride). Received: "
                          f"sizes {p['sizes']} and strides {p['strides']}", field="sizes")
-    expected = sum(r * c * a for r, c, a in anchor_grid(p))
+    grid = anchor_grid(p)
+    expected = sum(r * c * a for r, c, a in grid)
     if scores[1] is not None and scores[1] != expected:
-        levels = ", ".join(f"{r}x{c}x{a}" for r, c, a in anchor_grid(p))
+        levels = ", ".join(f"{r}x{c}x{a}" for r, c, a in grid)
         raise ShapeIssue(
             f"Proposals' anchors ({levels} = {expected} for image_size "
             f"{list(pair(p['image_size']))} and strides {p['strides']}) must match the RPN's "
             f"outputs. Received: {scores[1]} anchors",
             fix="Set image_size to the Input's size and one stride per RPN level "
                 "(RPNHead anchors = number of ratios).", field="image_size")
-    candidates = sum(min(p["pre_nms_top_n"], r * c * a) for r, c, a in anchor_grid(p))
+    candidates = sum(min(p["pre_nms_top_n"], r * c * a) for r, c, a in grid)
     if candidates < p["post_nms_top_n"]:
         notes.warn(f"Proposals keeps at most {candidates} candidates (pre_nms_top_n "
                    f"{p['pre_nms_top_n']} per level), fewer than post_nms_top_n "

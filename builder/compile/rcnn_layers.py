@@ -290,16 +290,12 @@ class RCNNMasks(keras.layers.Layer):
     """
 
     def call(self, inputs):
-        ops = keras.ops
+        from builder.detection.rcnn_postprocess import select_masks
+
         logits, classes = inputs
-        d, k = classes.shape[1], logits.shape[-1]
-        m_h, m_w = logits.shape[1], logits.shape[2]
-        logits = ops.reshape(logits, (-1, d, m_h, m_w, k))
-        classes = ops.cast(classes, "int32")
-        pick = ops.one_hot(ops.maximum(classes, 0) + 1, k, dtype=logits.dtype)
-        chosen = ops.sum(logits * pick[:, :, None, None, :], axis=-1)
-        real = ops.cast(classes >= 0, logits.dtype)[:, :, None, None]
-        return ops.sigmoid(chosen) * real
+        d = classes.shape[1]
+        logits = keras.ops.reshape(logits, (-1, d, *logits.shape[1:]))
+        return select_masks(logits, classes)
 
     def compute_output_shape(self, input_shape):
         logits, classes = input_shape

@@ -162,13 +162,6 @@ def decode_deltas(deltas, reference, weights=(1.0, 1.0, 1.0, 1.0), clip=DEFAULT_
     return ops.stack([cy - 0.5 * h, cx - 0.5 * w, cy + 0.5 * h, cx + 0.5 * w], axis=-1)
 
 
-def clip_boxes(boxes):
-    """Corner boxes clipped to the image ``[0, 1]``."""
-    from keras import ops
-
-    return ops.clip(boxes, 0.0, 1.0)
-
-
 def encode_deltas_numpy(boxes, reference, weights=(1.0, 1.0, 1.0, 1.0)) -> np.ndarray:
     """Numpy reference of :func:`encode_deltas` (one box at a time)."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)

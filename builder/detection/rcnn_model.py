@@ -156,17 +156,13 @@ class SampleRoIs(keras.layers.Layer):
         out = [rois, classes, ops.stop_gradient(t["deltas"])]
         if not self.with_masks:
             return out
-        s = c.box_batch_size_per_image
-        positive = classes > 0
-        # Positives first, in sampling order: top_k of (positive, then earlier).
-        rank = ops.cast(positive, "float32") * s + ops.cast(
-            s - ops.arange(s), "float32") / s
-        _, index = ops.top_k(rank, c.mask_rois_per_image, sorted=True)
-        pos = ops.take_along_axis(positive, index, axis=1)
-        mask_rois = ops.take_along_axis(rois, ops.expand_dims(index, -1), axis=1)
-        mask_classes = ops.where(pos, ops.take_along_axis(classes, index, axis=1), 0)
-        gt_index = ops.take_along_axis(ops.cast(t["gt_index"], "int32"), index, axis=1)
-        return out + [mask_rois, mask_classes, gt_index]
+        # sample_rois puts the positives first, so the first M rows are the mask
+        # head's: every positive, up to M; other rows get class 0 (no mask loss).
+        m = c.mask_rois_per_image
+        mask_classes = classes[:, :m]
+        mask_classes = ops.where(mask_classes > 0, mask_classes, 0)
+        gt_index = ops.cast(t["gt_index"][:, :m], "int32")
+        return out + [rois[:, :m], mask_classes, gt_index]
 
     def compute_output_spec(self, proposals, y_true):
         b, s, m = y_true.shape[0], self.config.box_batch_size_per_image, \

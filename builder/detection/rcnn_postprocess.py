@@ -79,10 +79,11 @@ def select_masks(mask_logits, classes):
     """
     classes = ops.cast(classes, "int32")
     num = mask_logits.shape[-1]
-    pick = ops.one_hot(classes + 1, num, dtype=mask_logits.dtype)       # padding -> channel 0
-    pick = pick * ops.expand_dims(ops.cast(classes >= 0, mask_logits.dtype), -1)
-    probs = ops.sigmoid(mask_logits)
-    return ops.sum(probs * pick[:, :, None, None, :], axis=-1)
+    # Pick the class's channel first, then one sigmoid (not C + 1 of them).
+    pick = ops.one_hot(ops.maximum(classes, 0) + 1, num, dtype=mask_logits.dtype)
+    chosen = ops.sum(mask_logits * pick[:, :, None, None, :], axis=-1)
+    real = ops.cast(classes >= 0, mask_logits.dtype)[:, :, None, None]
+    return ops.sigmoid(chosen) * real
 
 
 def paste_masks_numpy(masks, boxes, image_size, threshold=0.5) -> np.ndarray:

@@ -75,12 +75,11 @@ class InstancesTask(Task):
     def setup(self, model, graph, data, training):
         with_masks = _check_model(model, data.num_classes)
         shape = tuple(model.inputs[0].shape[1:])
-        y_true, _ = _split(data.y_train, shape)
-        fit = rcnn_model.build_training_model(model, y_true.shape[1], with_masks,
-                                              rcnn_model.RCNNTrainingConfig())
         names = rcnn_model.MASK_LOSSES if with_masks else rcnn_model.BOX_LOSSES
         x, y = _inputs(data.x_train, data.y_train, shape, with_masks, names)
         xv, yv = _inputs(data.x_val, data.y_val, shape, with_masks, names)
+        fit = rcnn_model.build_training_model(model, x["y_true"].shape[1], with_masks,
+                                              rcnn_model.RCNNTrainingConfig())
         self._inference = model
         return TaskSetup(fit, {"loss": {n: rcnn_model.rcnn_identity_loss for n in names}},
                          x, y, xv, yv, augmentable=False)
