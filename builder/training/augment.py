@@ -38,12 +38,11 @@ class AugmentedBatches(keras.utils.PyDataset):
             ``augment["seed"]`` is set).
         task: the dataset's task; ``segmentation``, ``localization`` and
             ``detection`` targets are transformed with their images.
-        instance_masks: detection only, ``(N, K, H, W)`` masks of the boxes.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int,
                  augment: dict[str, Any], outputs: int = 1, seed: int = 0,
-                 task: str | None = None, instance_masks: np.ndarray | None = None):
+                 task: str | None = None):
         super().__init__()
         self.x, self.y = x, y
         self.batch_size = batch_size
@@ -52,7 +51,6 @@ class AugmentedBatches(keras.utils.PyDataset):
             self.layers = augmentation_layers(augment, x.shape[1:])
         else:
             self.settings = AugmentSettings.parse(augment)
-        self.instance_masks = instance_masks
         self.outputs = outputs
         self.seed = int(seed if augment.get("seed") is None else augment["seed"])
         self.epoch = 0
@@ -73,8 +71,7 @@ class AugmentedBatches(keras.utils.PyDataset):
         # A generator per (epoch, batch): the same batch comes out the same
         # whatever order the batches are asked for in.
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        masks = None if self.instance_masks is None else self.instance_masks[picked]
-        x, y, _ = augment_targets(x, y, self.task, self.settings, rng, masks)
+        x, y, _ = augment_targets(x, y, self.task, self.settings, rng)
         y = head_targets(y, self.outputs, self.task)
         return x, (tuple(y) if isinstance(y, list) else y)
 

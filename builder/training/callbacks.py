@@ -133,14 +133,14 @@ class RunCheckpoints(keras.callbacks.Callback):
             saved and restored), if any.
         plateau: the run's ReduceLROnPlateau callback (likewise), if any.
         progress: the run's :class:`EventCallback`, whose batch count says
-            whether an epoch ran to its end (else the optimizer's step does).
+            whether an epoch ran to its end.
     """
 
     def __init__(self, run_dir: str | os.PathLike, emit: Emit, monitor: str = "val_loss",
                  state: dict | None = None,
                  early_stopping: keras.callbacks.EarlyStopping | None = None,
-                 plateau: keras.callbacks.ReduceLROnPlateau | None = None,
-                 progress: EventCallback | None = None):
+                 plateau: keras.callbacks.ReduceLROnPlateau | None = None, *,
+                 progress: EventCallback):
         super().__init__()
         self.progress = progress
         self.run_dir = Path(run_dir)
@@ -177,13 +177,8 @@ class RunCheckpoints(keras.callbacks.Callback):
         return value > self.best if self.mode_max else value < self.best
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.progress is not None:
-            step, complete = self.progress.step, self.progress.epoch_completed(epoch)
-        else:
-            step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-            steps = (self.params or {}).get("steps")
-            complete = not steps or step >= (epoch + 1) * steps
-        if not complete:
+        step = self.progress.step
+        if not self.progress.epoch_completed(epoch):
             # A stop cut the epoch short. Keras still ends the epoch, but
             # recording it would make a resume skip the rest of it: the
             # backup stays at the last whole epoch.

@@ -208,9 +208,8 @@ def _rotate(b: Batch, angles: np.ndarray) -> None:
     y1, x1, y2, x2 = (b.boxes[..., j] for j in range(4))
     corner_y = np.stack([y1, y1, y2, y2], -1) * h - cy
     corner_x = np.stack([x1, x2, x1, x2], -1) * w - cx
-    c, s = np.cos(angles)[:, None, None], np.sin(angles)[:, None, None]
-    ry = cy + c * corner_y + s * corner_x
-    rx = cx - s * corner_y + c * corner_x
+    ry = cy + cos * corner_y + sin * corner_x
+    rx = cx - sin * corner_y + cos * corner_x
     b.boxes = np.stack([ry.min(-1) / h, rx.min(-1) / w, ry.max(-1) / h, rx.max(-1) / w],
                        -1).astype(np.float32)
     _clip_boxes(b)
