@@ -106,20 +106,20 @@ class InstancesTask(Task):
     def load_model(self, run_dir: Path, which: str = "best") -> keras.Model:
         """The run's template rebuilt for inference, with the trained weights."""
         from builder.compile import to_keras  # noqa: PLC0415
-        from builder.training.run_dir import load_run_project, read_config  # noqa: PLC0415
+        from builder.training.run_dir import (  # noqa: PLC0415
+            checkpoint_path,
+            load_run_project,
+            read_config,
+        )
 
         run_dir = Path(run_dir)
-        names = [f"{which}.keras"] + (["last.keras"] if which == "best" else [])
-        found = [run_dir / n for n in names if (run_dir / n).is_file()]
-        if not found:
-            raise TrainingError(f"{run_dir}: the run has no trained model yet (no "
-                                f"{' or '.join(names)})")
+        checkpoint = checkpoint_path(run_dir, which)
         graph = load_run_project(run_dir).graph
         model = to_keras(graph)
         k = int((read_config(run_dir).get("dataset") or {}).get("max_objects", 3))
         fit = rcnn_model.build_training_model(model, k, "mask_logits" in _layer_names(model),
                                               rcnn_model.RCNNTrainingConfig())
-        fit.load_weights(found[0])
+        fit.load_weights(checkpoint)
         return model
 
     def predict(self, model, images, context: PredictContext) -> list[dict[str, Any]]:

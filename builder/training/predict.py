@@ -153,13 +153,15 @@ def predict_images(run_dir: str | os.PathLike, paths: Sequence[str | os.PathLike
         TrainingError: a missing run or model, an unreadable image, or an
             image the model cannot take (one line).
     """
-    from builder.training.run_dir import load_run_project, read_config  # noqa: PLC0415
+    from builder.training.run_dir import (  # noqa: PLC0415
+        checkpoint_path,
+        load_run_project,
+        read_config,
+    )
 
     run_dir = Path(run_dir)
     config = read_config(run_dir)          # not a run: one line, before Keras loads
-    if not any((run_dir / f"{n}.keras").is_file() for n in (which, "last")):
-        raise TrainingError(f"{run_dir}: the run has no trained model yet (no "
-                            f"{which}.keras); train it for an epoch first")
+    checkpoint = checkpoint_path(run_dir, which)
     raw = [read_image(p) for p in paths]   # every image checked before Keras loads
 
     from builder.training.tasks import PredictContext, get_task, task_name  # noqa: PLC0415
@@ -177,9 +179,8 @@ def predict_images(run_dir: str | os.PathLike, paths: Sequence[str | os.PathLike
     context = PredictContext(graph, config, names, run_dir)
     results = task.predict(model, batch, context)
     shown = [np.clip(a, 0, 255).astype(np.uint8) for a in raw]
-    info = {"run": str(run_dir), "model": f"{which}.keras" if (run_dir / f"{which}.keras")
-            .is_file() else "last.keras", "task": task.name, "class_names": names,
-            "input_shape": list(input_shape)}
+    info = {"run": str(run_dir), "model": checkpoint.name, "task": task.name,
+            "class_names": names, "input_shape": list(input_shape)}
     return shown, results, info
 
 

@@ -128,3 +128,18 @@ def load_run_project(run_dir: str | Path) -> Project:
 def is_run_dir(path: str | Path) -> bool:
     """Whether ``path`` is a run directory."""
     return (Path(path) / CONFIG_FILE).is_file()
+
+
+def checkpoint_path(run_dir: str | Path, which: str = "best") -> Path:
+    """The run's ``which.keras`` (``best``, else ``last``; or ``last``).
+
+    Raises:
+        TrainingError: the run has saved no model yet (one line).
+    """
+    run_dir = Path(run_dir)
+    names = [f"{which}.keras"] + (["last.keras"] if which == "best" else [])
+    for name in names:
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise TrainingError(f"{run_dir}: the run has no trained model yet (no "
+                        f"{' or '.join(names)}); train it for an epoch first")

@@ -134,12 +134,9 @@ class Task:
         import builder.detection.yolo  # noqa: F401,PLC0415
         from builder.training import cyclical  # noqa: F401,PLC0415 - and the schedule
 
-        names = [f"{which}.keras"] + (["last.keras"] if which == "best" else [])
-        for name in names:
-            if (run_dir / name).is_file():
-                return keras.saving.load_model(run_dir / name, safe_mode=True)
-        raise TrainingError(f"{run_dir}: the run has no trained model yet (no "
-                            f"{' or '.join(names)})")
+        from builder.training.run_dir import checkpoint_path  # noqa: PLC0415
+
+        return keras.saving.load_model(checkpoint_path(run_dir, which), safe_mode=True)
 
     def predict(self, model: keras.Model, images: np.ndarray,
                 context: PredictContext) -> list[dict[str, Any]]:
